@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from django.utils.translation import gettext as _
+from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework.exceptions import ValidationError
+
+# Parameters every list understands besides its filters.
+GENERIC_PARAMS = {"page", "page_size", "format"}
+
+
+class StrictFilterBackend(DjangoFilterBackend):
+    """django-filter, plus: a query parameter the endpoint does not know is a 400, not silently ignored.
+
+    A typo such as ``?prefecure=510100`` would otherwise return every pilot and look like an answer.
+    """
+
+    def filter_queryset(self, request, queryset, view):
+        if getattr(view, "action", None) == "list" or request.method == "GET":
+            self._reject_unknown_params(request, queryset, view)
+        return super().filter_queryset(request, queryset, view)
+
+    def _reject_unknown_params(self, request, queryset, view) -> None:
+        allowed = set(GENERIC_PARAMS)
+        filterset_class = self.get_filterset_class(view, queryset)
+        if filterset_class is not None:
+            allowed |= set(filterset_class.base_filters)
+        if getattr(view, "search_fields", None):
+            allowed.add("search")
+        if getattr(view, "ordering_fields", None):
+            allowed.add("ordering")
+        allowed |= set(getattr(view, "extra_query_params", ()))
+        unknown = sorted(set(request.query_params) - allowed)
+        if unknown:
+            raise ValidationError(
+                {
+                    name: [_("Unknown query parameter. Allowed: %(allowed)s.") % {"allowed": ", ".join(sorted(allowed))}]
+                    for name in unknown
+                },
+                code="unknown_parameter",
+            )

@@ -1,0 +1,49 @@
+"""OpenAPI conventions of this API, applied to every operation so no view can forget them."""
+
+from __future__ import annotations
+
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiResponse
+
+from smartcity.api.errors import ErrorSerializer
+from smartcity.auth.access import rule_for
+
+_ERROR_DESCRIPTIONS = {
+    "400": "Invalid input: `errors` names each offending field and the rule it broke.",
+    "401": "No credentials, or a token that is unknown, expired or revoked.",
+    "403": "Authenticated, but this role or token may not perform this action.",
+    "404": "No such object, or it lies outside the caller's scope (another prefecture's data).",
+}
+
+
+class SmartcityAutoSchema(AutoSchema):
+    def _is_public(self) -> bool:
+        rule = rule_for(self.view, _FakeRequest(self.method))
+        return bool(rule and rule.public)
+
+    def get_auth(self):
+        return [] if self._is_public() else super().get_auth()
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        statuses = []
+        has_input = self.method in ("POST", "PUT", "PATCH") or self._is_list_view()
+        if has_input or self.get_filter_backends():
+            statuses.append("400")
+        if not self._is_public():
+            statuses += ["401", "403"]
+        if "{" in self.path:
+            statuses.append("404")
+        for code in statuses:
+            if code not in responses:
+                responses[code] = self._get_response_for_code(
+                    OpenApiResponse(ErrorSerializer, description=_ERROR_DESCRIPTIONS[code]), code, direction=direction
+                )
+        return responses
+
+
+class _FakeRequest:
+    """Enough of a request for ``rule_for`` to look up the rule at schema-generation time."""
+
+    def __init__(self, method: str):
+        self.method = method

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from smartcity.models import ApiToken
+
+
+class TokenRequestSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=256, style={"input_type": "password"}, trim_whitespace=False)
+    name = serializers.CharField(max_length=100, required=False, default="", allow_blank=True,
+                                 help_text=_("A label to recognise the token by, e.g. the client system."))
+    can_write = serializers.BooleanField(
+        required=False, default=False,
+        help_text=_("Request a read-write token. Only roles that may write (reporter, reviewer, admin) get one."),
+    )
+    expires_in_days = serializers.IntegerField(
+        required=False, min_value=1, max_value=settings.API_TOKEN_MAX_TTL_DAYS,
+        help_text=_("Lifetime in days; defaults to %(days)s.") % {"days": settings.API_TOKEN_DEFAULT_TTL_DAYS},
+    )
+
+
+class ApiTokenSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username", read_only=True)
+    is_active = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ApiToken
+        fields = ["id", "name", "prefix", "username", "can_write", "created_at", "expires_at",
+                  "last_used_at", "revoked_at", "is_active"]
+        read_only_fields = fields
+
+    def get_is_active(self, token: ApiToken) -> bool:
+        return token.is_active()
+
+
+class IssuedTokenSerializer(ApiTokenSerializer):
+    key = serializers.CharField(read_only=True, help_text=_("The secret. Shown once; store it now."))
+
+    class Meta(ApiTokenSerializer.Meta):
+        fields = ["key", *ApiTokenSerializer.Meta.fields]
+        read_only_fields = fields

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from django.contrib.auth import authenticate
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.exceptions import AuthenticationFailed, ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from smartcity.api.serializers import ApiTokenSerializer, IssuedTokenSerializer, TokenRequestSerializer
+from smartcity.audit import ChangeContext
+from smartcity.auth.access import PUBLIC, SIGNED_IN, Role, actor_from_user, actor_for
+from smartcity.auth.services import token_issue, token_revoke
+from smartcity.models import ApiToken
+
+WRITING_ROLES = {Role.REPORTER, Role.REVIEWER, Role.ADMIN}
+
+
+class TokenObtainView(APIView):
+    """Exchange a username and password for a bearer token."""
+
+    authentication_classes: list = []
+    access_rules = {"post": PUBLIC}
+
+    @extend_schema(
+        operation_id="auth_token_create",
+        summary="Obtain an API token",
+        description=(
+            "Checks the username and password and issues a new bearer token. The `key` is returned only "
+            "in this response; the server stores just its hash. Use it as `Authorization: Bearer <key>`. "
+            "Tokens are read-only unless `can_write` is requested by a role that may write."
+        ),
+        request=TokenRequestSerializer,
+        responses={201: IssuedTokenSerializer},
+        examples=[
+            OpenApiExample(
+                "Prefecture reporter",
+                value={"username": "pref-510100", "password": "…", "name": "成都市填报", "can_write": True},
+                request_only=True,
+            ),
+        ],
+        tags=["auth"],
+    )
+    def post(self, request):
+        params = TokenRequestSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        data = params.validated_data
+        user = authenticate(request, username=data["username"], password=data["password"])
+        if user is None or not user.is_active:
+            raise AuthenticationFailed(_("Wrong username or password."), code="bad_credentials")
+        actor = actor_from_user(user)
+        if not actor.is_member:
+            raise AuthenticationFailed(_("This account belongs to no organisation."), code="no_organisation")
+        if data["can_write"] and actor.role not in WRITING_ROLES:
+            raise ValidationError({"can_write": [_("This account's role is read-only; request a read-only token.")]})
+        token, key = token_issue(
+            user=user, name=data["name"], can_write=data["can_write"], ttl_days=data.get("expires_in_days"),
+            context=ChangeContext.from_request(request),
+        )
+        token.key = key
+        return Response(IssuedTokenSerializer(token).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List API tokens",
+                       description="Your own tokens; an administrator sees everyone's. Keys are never shown again."),
+    retrieve=extend_schema(summary="Show one API token"),
+    destroy=extend_schema(summary="Revoke an API token",
+                          description="Revokes the token at once; it stays listed, with its revocation time."),
+)
+class ApiTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin,
+                      viewsets.GenericViewSet):
+    serializer_class = ApiTokenSerializer
+    queryset = ApiToken.objects.select_related("user")  # user: for `username`
+    access_rules = {"list": SIGNED_IN, "retrieve": SIGNED_IN, "destroy": SIGNED_IN}
+    filterset_fields = ["can_write"]
+    ordering_fields = ["created_at", "expires_at", "last_used_at"]
+
+    def get_queryset(self):
+        actor = actor_for(self.request)
+        if actor.has_role(Role.ADMIN):
+            return self.queryset
+        return self.queryset.filter(user=self.request.user)
+
+    def perform_destroy(self, instance):
+        token_revoke(token=instance, context=ChangeContext.from_request(self.request))

@@ -1,0 +1,71 @@
+"""Recording changes: one function that every write path (admin, API services, commands) calls."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.core import serializers
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+
+from smartcity.middleware import current_request_id
+from smartcity.models import AuditEntry
+
+
+@dataclass(frozen=True)
+class ChangeContext:
+    """Who is making a change, and through which door."""
+
+    user: Any  # a User, or None for jobs
+    via: str
+    token_prefix: str = ""
+
+    @classmethod
+    def from_request(cls, request, *, via: str | None = None) -> ChangeContext:
+        from smartcity.models import ApiToken
+
+        token = getattr(request, "auth", None)
+        if isinstance(token, ApiToken):
+            return cls(user=request.user, via=AuditEntry.Via.API_TOKEN, token_prefix=token.prefix)
+        return cls(user=request.user, via=via or AuditEntry.Via.SESSION)
+
+    @classmethod
+    def system(cls) -> ChangeContext:
+        return cls(user=None, via=AuditEntry.Via.SYSTEM)
+
+    @classmethod
+    def command(cls) -> ChangeContext:
+        return cls(user=None, via=AuditEntry.Via.COMMAND)
+
+
+def snapshot(instance: models.Model) -> dict[str, Any]:
+    """The instance's concrete and many-to-many fields as plain JSON values."""
+    fields = serializers.serialize("python", [instance])[0]["fields"]
+    return json.loads(json.dumps(fields, cls=DjangoJSONEncoder))
+
+
+def audit_record(
+    *,
+    context: ChangeContext,
+    action: str,
+    instance: models.Model,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> AuditEntry:
+    user = context.user if getattr(context.user, "is_authenticated", False) else None
+    request_id = current_request_id.get()
+    return AuditEntry.objects.create(
+        actor=user,
+        actor_username=user.get_username() if user else "",
+        via=context.via,
+        token_prefix=context.token_prefix,
+        request_id="" if request_id == "-" else request_id,
+        action=action,
+        object_type=instance._meta.label_lower,
+        object_id=str(instance.pk),
+        object_repr=str(instance)[:200],
+        before=before,
+        after=after,
+    )

@@ -1,0 +1,151 @@
+"""Who may do what: the one access check that every API endpoint goes through.
+
+Two questions, answered in two places only:
+- *may this actor perform this action at all?* — ``ActionPolicy``, from the rule each view declares
+  for each action (``access_rules``); an unsafe action without a rule is denied;
+- *which objects exist for this actor?* — the model's ``QuerySet.visible_to(actor)``. Objects outside
+  an actor's scope are not forbidden but absent: another prefecture's pilot answers 404.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework.permissions import BasePermission
+
+from pilots.models import Membership, Organisation
+from smartcity.models import ApiToken
+
+Role = Membership.Role
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The caller as the access rules see it."""
+
+    user: object
+    role: str | None = None
+    organisation_kind: str | None = None
+    organisation_id: int | None = None
+    prefecture_id: int | None = None
+    department_id: int | None = None
+    token: ApiToken | None = None
+    is_superuser: bool = False
+
+    @property
+    def is_member(self) -> bool:
+        return self.role is not None
+
+    @property
+    def sees_all_prefectures(self) -> bool:
+        """Everyone with a role except a prefecture office reads across the whole province."""
+        return self.is_member and self.prefecture_id is None
+
+    @property
+    def token_allows_write(self) -> bool:
+        return self.token is None or self.token.can_write
+
+    def has_role(self, *roles: str) -> bool:
+        return self.role in roles
+
+
+ANONYMOUS = Actor(user=None)
+
+
+def actor_from_user(user, token: ApiToken | None = None) -> Actor:
+    if user is None or not user.is_authenticated or not user.is_active:
+        return ANONYMOUS
+    try:
+        membership = user.membership
+    except Membership.DoesNotExist:
+        membership = None
+    if membership is None:
+        # A superuser with no organisation administers the province.
+        if user.is_superuser:
+            return Actor(
+                user=user, role=Role.ADMIN, organisation_kind=Organisation.Kind.PROVINCE,
+                token=token, is_superuser=True,
+            )
+        return Actor(user=user, token=token)
+    organisation = membership.organisation
+    return Actor(
+        user=user,
+        role=membership.role,
+        organisation_kind=organisation.kind,
+        organisation_id=organisation.pk,
+        prefecture_id=organisation.prefecture_id,
+        department_id=organisation.department_id,
+        token=token,
+        is_superuser=user.is_superuser,
+    )
+
+
+def actor_for(request) -> Actor:
+    """The actor of a DRF or Django request, computed once per request."""
+    cached = getattr(request, "_smartcity_actor", None)
+    if cached is None:
+        token = getattr(request, "auth", None)
+        cached = actor_from_user(request.user, token if isinstance(token, ApiToken) else None)
+        request._smartcity_actor = cached
+    return cached
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Who may call one action. ``roles=None`` means any member; ``writes`` needs a read-write token."""
+
+    roles: frozenset[str] | None = None
+    writes: bool = False
+    public: bool = False
+    description: str = field(default="", compare=False)
+
+    def allows(self, actor: Actor) -> bool:
+        if self.public:
+            return True
+        if not actor.is_member:
+            return False
+        if self.writes and not actor.token_allows_write:
+            return False
+        return self.roles is None or actor.role in self.roles
+
+
+READ = Rule()
+PUBLIC = Rule(public=True)
+SIGNED_IN = Rule(description="any signed-in user, member of an organisation or not")
+
+
+def write_rule(*roles: str) -> Rule:
+    return Rule(roles=frozenset(roles), writes=True)
+
+
+class ActionPolicy(BasePermission):
+    """The permission class of every API view (settings.REST_FRAMEWORK)."""
+
+    message = _("You do not have permission to perform this action.")
+
+    def has_permission(self, request, view) -> bool:
+        rule = rule_for(view, request)
+        if rule is None:
+            return False
+        if rule.public:
+            return True
+        if rule is SIGNED_IN:
+            return bool(request.user and request.user.is_authenticated)
+        actor = actor_for(request)
+        if request.user and request.user.is_authenticated and not actor.is_member:
+            self.message = _("Your account belongs to no organisation; ask the provincial office to add it.")
+            return False
+        if rule.writes and actor.is_member and not actor.token_allows_write:
+            self.message = _("This token is read-only.")
+        return rule.allows(actor)
+
+
+def rule_for(view, request) -> Rule | None:
+    rules: dict[str, Rule] = getattr(view, "access_rules", {})
+    action = getattr(view, "action", None) or request.method.lower()
+    if action in rules:
+        return rules[action]
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return rules.get("*read", READ)
+    return None
