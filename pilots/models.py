@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from tasks_app.models import BilingualNameMixin, Department, Programme
+from tasks_app.models import BilingualNameMixin, CatalogQuerySet, Department, Programme
 
 division_code = RegexValidator(r"^\d{6}$", _("A GB/T 2260 division code has six digits."))
 
@@ -18,6 +18,8 @@ class Prefecture(BilingualNameMixin):
     """A 市(州), identified by its GB/T 2260 code."""
 
     code = models.CharField(_("code"), max_length=6, unique=True, validators=[division_code])
+
+    objects = CatalogQuerySet.as_manager()  # geography: every member may read all 21
 
     class Meta:
         verbose_name = _("prefecture")

@@ -15,6 +15,12 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 
+class CatalogQuerySet(models.QuerySet):
+    def visible_to(self, actor):
+        """The catalog is open to every member of every organisation."""
+        return self if actor.is_member else self.none()
+
+
 class BilingualNameMixin(models.Model):
     name_zh = models.CharField(_("name (Chinese)"), max_length=200)
     name_en = models.CharField(_("name (English)"), max_length=200)
@@ -51,6 +57,8 @@ class Programme(models.Model):
     )
     source_note = models.TextField(_("source"), blank=True)
 
+    objects = CatalogQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("programme")
         verbose_name_plural = _("programmes")
@@ -72,6 +80,8 @@ class Pillar(BilingualNameMixin):
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
     order = models.PositiveSmallIntegerField(_("order"), default=0)
 
+    objects = CatalogQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("pillar")
         verbose_name_plural = _("pillars")
@@ -90,6 +100,8 @@ class Task(BilingualNameMixin):
     pillar = models.ForeignKey(Pillar, on_delete=models.PROTECT, related_name="tasks")
     code = models.CharField(_("code"), max_length=10, validators=[_task_code])
     order = models.PositiveSmallIntegerField(_("order"), default=0)
+
+    objects = CatalogQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("task")
@@ -123,6 +135,8 @@ class SubTask(BilingualNameMixin):
         "Department", through="SubTaskDepartment", related_name="subtasks", blank=True
     )
 
+    objects = CatalogQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("sub-task")
         verbose_name_plural = _("sub-tasks")
@@ -141,6 +155,8 @@ class Department(BilingualNameMixin):
     """A provincial department that leads or takes part in sub-tasks."""
 
     code = models.SlugField(_("code"), max_length=40, unique=True)
+
+    objects = CatalogQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("department")
@@ -164,6 +180,8 @@ class SubTaskDepartment(models.Model):
     department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="assignments")
     role = models.CharField(_("role"), max_length=12, choices=Role.choices)
     basis = models.CharField(_("basis"), max_length=10, choices=Basis.choices, default=Basis.DEFAULT)
+
+    objects = CatalogQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("responsible department")

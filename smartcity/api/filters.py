@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
+from rest_framework.filters import OrderingFilter
 
 # Parameters every list understands besides its filters.
 GENERIC_PARAMS = {"page", "page_size", "format"}
@@ -38,3 +39,21 @@ class StrictFilterBackend(DjangoFilterBackend):
                 },
                 code="unknown_parameter",
             )
+
+
+class StrictOrderingFilter(OrderingFilter):
+    """An ``ordering`` the endpoint does not offer is a 400 naming the allowed fields, not silently ignored."""
+
+    def get_ordering(self, request, queryset, view):
+        params = request.query_params.get(self.ordering_param)
+        if params:
+            requested = [term.strip() for term in params.split(",") if term.strip()]
+            valid = {name for name, _label in self.get_valid_fields(queryset, view, {"request": request})}
+            invalid = [term for term in requested if term.lstrip("-") not in valid]
+            if invalid:
+                raise ValidationError(
+                    {self.ordering_param: [_("Cannot order by %(fields)s. Allowed: %(allowed)s.") % {
+                        "fields": ", ".join(invalid), "allowed": ", ".join(sorted(valid))}]},
+                    code="invalid_ordering",
+                )
+        return super().get_ordering(request, queryset, view)

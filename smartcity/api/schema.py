@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse
 
@@ -21,8 +22,11 @@ class SmartcityAutoSchema(AutoSchema):
         rule = rule_for(self.view, _FakeRequest(self.method))
         return bool(rule and rule.public)
 
-    def get_auth(self):
-        return [] if self._is_public() else super().get_auth()
+    def get_operation(self, *args, **kwargs):
+        operation = super().get_operation(*args, **kwargs)
+        if operation is not None and self._is_public():
+            operation["security"] = []  # explicit: "no credentials needed", not "inherit the default"
+        return operation
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
@@ -47,3 +51,15 @@ class _FakeRequest:
 
     def __init__(self, method: str):
         self.method = method
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "smartcity.auth.authentication.BearerTokenAuthentication"
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API token from `POST /api/v1/auth/token/`, sent as `Authorization: Bearer <key>`.",
+        }

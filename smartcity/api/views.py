@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from django.contrib.auth import authenticate
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.exceptions import AuthenticationFailed, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from smartcity.api.errors import ErrorSerializer
 from smartcity.api.serializers import ApiTokenSerializer, IssuedTokenSerializer, TokenRequestSerializer
 from smartcity.audit import ChangeContext
 from smartcity.auth.access import PUBLIC, SIGNED_IN, Role, actor_from_user, actor_for
@@ -20,8 +21,12 @@ WRITING_ROLES = {Role.REPORTER, Role.REVIEWER, Role.ADMIN}
 class TokenObtainView(APIView):
     """Exchange a username and password for a bearer token."""
 
-    authentication_classes: list = []
+    authentication_classes: list = []  # a stale token in the header must not stop anyone obtaining a new one
     access_rules = {"post": PUBLIC}
+
+    def get_authenticate_header(self, request) -> str:
+        # Without this DRF turns "wrong password" into a 403; it is a 401.
+        return 'Bearer realm="api"'
 
     @extend_schema(
         operation_id="auth_token_create",
@@ -32,7 +37,10 @@ class TokenObtainView(APIView):
             "Tokens are read-only unless `can_write` is requested by a role that may write."
         ),
         request=TokenRequestSerializer,
-        responses={201: IssuedTokenSerializer},
+        responses={
+            201: IssuedTokenSerializer,
+            401: OpenApiResponse(ErrorSerializer, description="Wrong username or password, or a disabled account."),
+        },
         examples=[
             OpenApiExample(
                 "Prefecture reporter",

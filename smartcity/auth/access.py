@@ -125,6 +125,8 @@ class ActionPolicy(BasePermission):
     message = _("You do not have permission to perform this action.")
 
     def has_permission(self, request, view) -> bool:
+        if not _handles_method(view, request):
+            return True  # let DRF answer 405 Method Not Allowed rather than a misleading 403
         rule = rule_for(view, request)
         if rule is None:
             return False
@@ -139,6 +141,14 @@ class ActionPolicy(BasePermission):
         if rule.writes and actor.is_member and not actor.token_allows_write:
             self.message = _("This token is read-only.")
         return rule.allows(actor)
+
+
+def _handles_method(view, request) -> bool:
+    method = request.method.lower()
+    action_map = getattr(view, "action_map", None)
+    if action_map is not None:
+        return method in action_map
+    return hasattr(view, method)
 
 
 def rule_for(view, request) -> Rule | None:

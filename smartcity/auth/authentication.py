@@ -21,7 +21,10 @@ class BearerTokenAuthentication(BaseAuthentication):
     keyword = b"bearer"
 
     def authenticate(self, request):
-        parts = get_authorization_header(request).split()
+        try:
+            parts = get_authorization_header(request).split()
+        except UnicodeEncodeError:
+            raise AuthenticationFailed(_("Invalid token."), code="token_invalid") from None
         if not parts or parts[0].lower() != self.keyword:
             return None
         if len(parts) != 2:
