@@ -41,9 +41,22 @@ class ChangeContext:
 
 
 def snapshot(instance: models.Model) -> dict[str, Any]:
-    """The instance's concrete and many-to-many fields as plain JSON values."""
+    """The instance's concrete and many-to-many fields as plain JSON values.
+
+    A model lists fields that must never reach the audit trail (secrets, even hashed) in ``audit_exclude``.
+    """
     fields = serializers.serialize("python", [instance])[0]["fields"]
+    for name in getattr(type(instance), "audit_exclude", ()):
+        fields.pop(name, None)
     return json.loads(json.dumps(fields, cls=DjangoJSONEncoder))
+
+
+def create_audited(*, instance: models.Model, context: ChangeContext) -> models.Model:
+    """Validate, insert and audit one new row."""
+    instance.full_clean()
+    instance.save(force_insert=True)
+    audit_record(context=context, action="create", instance=instance, before=None, after=snapshot(instance))
+    return instance
 
 
 def audit_record(

@@ -8,6 +8,7 @@ it to PostgreSQL and Redis.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -19,7 +20,9 @@ from smartcity.env import env_bool, env_int, env_list, env_str
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
 
-DEBUG = env_bool("DEBUG", False)
+# Off unless set. Under pytest (which sets PYTEST_VERSION before pytest-django imports these settings,
+# earlier than any conftest can act) it defaults to on, so `pytest` needs no environment.
+DEBUG = env_bool("DEBUG", "PYTEST_VERSION" in os.environ)
 
 # A development key is only acceptable while DEBUG is on; production must bring its own.
 _DEV_SECRET_KEY = "dev-insecure-smartcity-tracker-key-do-not-use-in-production"
@@ -139,6 +142,7 @@ WHITENOISE_AUTOREFRESH = DEBUG
 # --- Security (production values come from the environment; see `check --deploy`) ---------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]  # probes call the container over plain HTTP
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
@@ -170,12 +174,13 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "smartcity-tracker <noreply@l
 BROKER_DIR = VAR_DIR / "broker"
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    for sub in ("queue", "processed"):
+    for sub in ("queue", "processed", "control"):
         (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
+        "control_folder": str(BROKER_DIR / "control"),  # broadcast (inspect, ping) exchanges
         "store_processed": False,
     }
 else:
@@ -235,7 +240,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        "PilotStateEnum": "pilots.models.registry.Pilot.State",
+        "ReportStateEnum": "pilots.models.reports.ProgressReport.State",
+        "ReportStatusEnum": "pilots.models.reports.ProgressReport.Status",
+    },
 }
 
 # --- Demo data --------------------------------------------------------------------------------

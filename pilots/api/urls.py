@@ -1,9 +1,10 @@
 from rest_framework.routers import SimpleRouter
 
-from pilots.api.views import PilotViewSet, PrefectureViewSet
+from pilots.api.views import PilotViewSet, PrefectureViewSet, ReportViewSet
 
 router = SimpleRouter()
 router.register("prefectures", PrefectureViewSet, basename="prefecture")
 router.register("pilots", PilotViewSet, basename="pilot")
+router.register("reports", ReportViewSet, basename="report")
 
 urlpatterns = router.urls

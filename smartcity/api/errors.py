@@ -23,6 +23,8 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import set_rollback
 
+from smartcity.concurrency import StaleVersion
+from smartcity.exceptions import InvalidTransition
 from smartcity.middleware import current_request_id
 
 logger = logging.getLogger(__name__)
@@ -42,6 +44,12 @@ class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
     errors = ErrorItemSerializer(many=True)
     request_id = serializers.CharField()
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The object is not in a state that allows this action."
+    default_code = "invalid_state"
 
 
 class ServiceUnavailable(exceptions.APIException):
@@ -86,7 +94,13 @@ def _flatten(detail: Any, codes: Any, path: str | None) -> list[dict[str, Any]]:
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
-    if isinstance(exc, Http404):
+    from smartcity.api.concurrency import PreconditionFailed  # that module documents its errors with ours
+
+    if isinstance(exc, StaleVersion):
+        exc = PreconditionFailed()
+    elif isinstance(exc, InvalidTransition):
+        exc = Conflict(str(exc))
+    elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()

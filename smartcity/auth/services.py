@@ -30,22 +30,16 @@ def token_issue(*, user, name: str = "", can_write: bool, ttl_days: int | None =
             can_write=can_write,
             expires_at=timezone.now() + timedelta(days=ttl_days),
         )
-        audit_record(context=context, action="create", instance=token, before=None, after=_public(token))
+        audit_record(context=context, action="create", instance=token, before=None, after=snapshot(token))
     return token, raw_key
 
 
 def token_revoke(*, token: ApiToken, context: ChangeContext) -> ApiToken:
     """Revoke a token; revoking twice is harmless and keeps the first revocation time."""
     with transaction.atomic():
-        before = _public(token)
+        before = snapshot(token)
         changed = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
         token.refresh_from_db()
         if changed:
-            audit_record(context=context, action="revoke", instance=token, before=before, after=_public(token))
+            audit_record(context=context, action="revoke", instance=token, before=before, after=snapshot(token))
     return token
-
-
-def _public(token: ApiToken) -> dict:
-    data = snapshot(token)
-    data.pop("key_hash", None)  # never copy even the hash into the audit trail
-    return data

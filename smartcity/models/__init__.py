@@ -1,4 +1,7 @@
 from smartcity.models.audit import AuditEntry
+from smartcity.models.heartbeat import WorkerHeartbeat
+from smartcity.models.idempotency import IdempotencyRecord
 from smartcity.models.tokens import ApiToken
+from smartcity.models.versioned import VersionedModel
 
-__all__ = ["ApiToken", "AuditEntry"]
+__all__ = ["ApiToken", "AuditEntry", "IdempotencyRecord", "VersionedModel", "WorkerHeartbeat"]

@@ -36,6 +36,7 @@ class ApiToken(models.Model):
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
 
     objects = ApiTokenQuerySet.as_manager()
+    audit_exclude = ("key_hash",)  # not even the hash of a key goes into the audit trail
 
     class Meta:
         verbose_name = _("API token")

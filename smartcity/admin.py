@@ -1,0 +1,46 @@
+"""Admin for API tokens (the audit trail's read-only admin is in ``smartcity.admin_audit``)."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from smartcity.admin_audit import AuditedAdminMixin
+from smartcity.audit import ChangeContext
+from smartcity.auth.services import token_revoke
+from smartcity.models import ApiToken, AuditEntry
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    """Tokens are issued through the API (the key is shown once, there); here they are named or revoked."""
+
+    list_display = ("prefix", "user", "name", "can_write", "created_at", "expires_at", "last_used_at", "revoked_at")
+    list_filter = ("can_write", ("revoked_at", admin.EmptyFieldListFilter))
+    search_fields = ("prefix", "name", "user__username")
+    list_select_related = ("user",)
+    # key_hash is never listed: not even the hash of a key is shown.
+    fields = ("user", "name", "prefix", "can_write", "created_at", "expires_at", "last_used_at", "revoked_at")
+    readonly_fields = ("user", "prefix", "can_write", "created_at", "expires_at", "last_used_at")
+    actions = ["revoke_selected"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        # Revoke instead: a deleted token would leave audit entries that point at nothing.
+        return False
+
+    @admin.action(description=_("Revoke selected tokens"), permissions=["change"])
+    def revoke_selected(self, request, queryset):
+        context = ChangeContext(user=request.user, via=AuditEntry.Via.ADMIN)
+        revoked = 0
+        for token in queryset.filter(revoked_at__isnull=True):
+            token_revoke(token=token, context=context)
+            revoked += 1
+        self.message_user(
+            request,
+            ngettext("%(count)d token revoked.", "%(count)d tokens revoked.", revoked) % {"count": revoked},
+            messages.SUCCESS,
+        )

@@ -1,0 +1,127 @@
+"""``Idempotency-Key`` on POST: a retry with the same key and body replays the first answer.
+
+A clerk on a bad network presses "submit" twice, or a client library retries a timed-out request:
+either way the report is filed once. The record of the key is written in the same transaction as
+the change itself, so the two stand or fall together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from rest_framework import status
+from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+
+from smartcity.api.errors import ErrorSerializer
+from smartcity.models import IdempotencyRecord
+
+HEADER = "Idempotency-Key"
+_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")  # printable ASCII, no spaces
+REPLAYED_HEADERS = ("ETag", "Location")
+
+
+class IdempotencyKeyReused(APIException):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_detail = _("This Idempotency-Key was already used for a different request; use a new key.")
+    default_code = "idempotency_key_reused"
+
+
+class _Replay(Exception):
+    def __init__(self, record: IdempotencyRecord):
+        self.record = record
+
+
+def _request_fingerprint(request) -> str:
+    digest = hashlib.sha256()
+    digest.update(request.method.encode())
+    digest.update(request.path.encode())
+    data = request.data
+    files = getattr(request, "FILES", {}) or {}
+    if hasattr(data, "lists"):  # a form or multipart body: files are hashed by content below
+        plain = {name: values for name, values in data.lists() if name not in files}
+    else:
+        plain = data
+    digest.update(json.dumps(plain, sort_keys=True, default=str).encode())
+    for name in sorted(files):
+        for upload in files.getlist(name):
+            for chunk in upload.chunks():
+                digest.update(chunk)
+            upload.seek(0)
+    return digest.hexdigest()
+
+
+class IdempotentPostMixin:
+    """Mix into a view: every POST honours an optional ``Idempotency-Key`` header."""
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.method == "POST" and request.headers.get(HEADER):
+            with transaction.atomic():
+                return super().dispatch(request, *args, **kwargs)
+        return super().dispatch(request, *args, **kwargs)
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        key = request.headers.get(HEADER)
+        if request.method != "POST" or not key:
+            return
+        if not _KEY.match(key):
+            raise ValidationError({HEADER: [_("1 to 255 printable ASCII characters without spaces.")]})
+        fingerprint = _request_fingerprint(request)
+        try:
+            with transaction.atomic():
+                record = IdempotencyRecord.objects.create(
+                    user=request.user, key=key, method=request.method, path=request.path[:500],
+                    request_hash=fingerprint,
+                )
+        except IntegrityError:
+            # Either an earlier attempt committed, or a concurrent one just did (the insert waited for it).
+            existing = IdempotencyRecord.objects.get(user=request.user, key=key)
+            if existing.request_hash != fingerprint:
+                raise IdempotencyKeyReused() from None
+            raise _Replay(existing) from None
+        request._idempotency_record = record
+
+    def handle_exception(self, exc):
+        if isinstance(exc, _Replay):
+            record = exc.record
+            response = Response(record.response_body, status=record.status_code)
+            for name, value in record.response_headers.items():
+                response[name] = value
+            response["Idempotent-Replayed"] = "true"
+            return response
+        return super().handle_exception(exc)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        record = getattr(request, "_idempotency_record", None)
+        if record is not None and response.status_code < 400:
+            body = json.loads(JSONRenderer().render(response.data)) if response.data is not None else None
+            IdempotencyRecord.objects.filter(pk=record.pk).update(
+                status_code=response.status_code,
+                response_body=body,
+                response_headers={h: response[h] for h in REPLAYED_HEADERS if response.has_header(h)},
+            )
+        return response
+
+
+IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    name=HEADER,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    type=str,
+    description=(
+        "A unique key per intended change (e.g. a UUID). Retrying with the same key and body returns the "
+        "original response (header `Idempotent-Replayed: true`) and writes nothing; the same key with a "
+        "different body is a 422. Keys are remembered per user for at least 24 hours."
+    ),
+)
+IDEMPOTENCY_RESPONSES = {
+    422: OpenApiResponse(ErrorSerializer, description="The Idempotency-Key was used before for a different request."),
+}

@@ -1,0 +1,32 @@
+"""Optimistic concurrency for versioned rows: the rule that the second of two editors is told."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import F
+
+
+class StaleVersion(Exception):
+    """The row changed since the caller read it (the API answers 412 Precondition Failed)."""
+
+    def __init__(self, instance: models.Model):
+        super().__init__(f"{instance._meta.label} {instance.pk} is at version {instance.version}")
+        self.instance = instance
+
+
+def lock_version(model: type[models.Model], pk, expected_version: int | None, *, queryset=None):
+    """Lock the row for this transaction and check it is still the version the caller saw.
+
+    ``expected_version=None`` skips the check (internal callers such as bulk import that hold the
+    lock for their own reasons). Must run inside ``transaction.atomic()``.
+    """
+    instance = (queryset if queryset is not None else model._default_manager).select_for_update().get(pk=pk)
+    if expected_version is not None and instance.version != expected_version:
+        raise StaleVersion(instance)
+    return instance
+
+
+def bump_version(instance: models.Model, **changes) -> None:
+    """Save ``changes`` and increment the version in one UPDATE, then refresh the instance."""
+    type(instance)._default_manager.filter(pk=instance.pk).update(version=F("version") + 1, **changes)
+    instance.refresh_from_db()

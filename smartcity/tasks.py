@@ -1,0 +1,21 @@
+"""Platform tasks run by the Celery worker."""
+
+from __future__ import annotations
+
+import socket
+
+from celery import shared_task
+from django.utils import timezone
+
+from smartcity.models import WorkerHeartbeat
+
+
+@shared_task(name="smartcity.tasks.record_heartbeat", bind=True, ignore_result=True)
+def record_heartbeat(self) -> str:
+    """Record that the worker running this task is alive: one row per worker, updated in place.
+
+    Idempotent: running it twice (a redelivery after ``acks_late``) only moves ``seen_at`` forward.
+    """
+    hostname = self.request.hostname or socket.gethostname()  # no worker hostname when run in-process
+    WorkerHeartbeat.objects.update_or_create(hostname=hostname, defaults={"seen_at": timezone.now()})
+    return hostname
