@@ -1,6 +1,7 @@
 from rest_framework.routers import SimpleRouter
 
-from pilots.api.views import PilotViewSet, PrefectureViewSet, ReportViewSet
+from pilots.api.registry import PilotViewSet, PrefectureViewSet
+from pilots.api.reports import ReportViewSet
 
 router = SimpleRouter()
 router.register("prefectures", PrefectureViewSet, basename="prefecture")

@@ -1,27 +1,21 @@
+"""The progress report API: filing, the review workflow, corrections and revision history."""
+
 from __future__ import annotations
 
 from dataclasses import asdict
 
+import django_filters
+from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from pilots.api.filtersets import PilotFilterSet, PrefectureFilterSet, ReportFilterSet
-from pilots.api.serializers import (
-    CorrectionSerializer,
-    PilotSerializer,
-    PrefectureSerializer,
-    ReportCreateSerializer,
-    ReportDetailSerializer,
-    ReportSerializer,
-    ReportUpdateSerializer,
-    ReturnSerializer,
-    ReviewSerializer,
-    SubmissionSerializer,
-)
-from pilots.models import Pilot, Prefecture, ProgressReport, ReportTransition
+from pilots.api.common import DemoLabelField, PeriodField, PilotBriefSerializer, SubTaskBriefSerializer, VisiblePilotField
+from pilots.models import ProgressReport, ReportTransition
+from pilots.periods import InvalidPeriod, Period
 from pilots.services.reports import (
     Receipt,
     receipt_content,
@@ -35,41 +29,152 @@ from pilots.services.reports import (
 from smartcity.api.concurrency import CONCURRENCY_RESPONSES, IF_MATCH_PARAMETER, expected_version
 from smartcity.api.errors import ErrorSerializer
 from smartcity.api.idempotency import IDEMPOTENCY_PARAMETER, IDEMPOTENCY_RESPONSES, IdempotentPostMixin
-from smartcity.api.viewsets import ScopedReadOnlyViewSet, ScopedViewSetMixin
+from smartcity.api.viewsets import ScopedViewSetMixin
 from smartcity.audit import ChangeContext
 from smartcity.auth.access import Role, write_rule
+from tasks_app.models import SubTask
 
 
-@extend_schema_view(
-    list=extend_schema(summary="List prefectures", description="The 21 prefectures (市、州) with GB/T 2260 codes."),
-    retrieve=extend_schema(summary="Show a prefecture"),
-)
-class PrefectureViewSet(ScopedReadOnlyViewSet):
-    queryset = Prefecture.objects.all()
-    serializer_class = PrefectureSerializer
-    filterset_class = PrefectureFilterSet
-    search_fields = ["code", "name_zh", "name_en"]
-    ordering_fields = ["code"]
+class ReportTransitionSerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor.username", default=None, read_only=True)
+
+    class Meta:
+        model = ReportTransition
+        fields = ["action", "from_state", "to_state", "actor", "at", "comment"]
+        read_only_fields = fields
 
 
-@extend_schema_view(
-    list=extend_schema(
-        summary="List pilots",
-        description="Pilots visible to the caller: a prefecture office sees only its own. Demo pilots carry "
-        "`is_demo: true` and a `demo_label` that must be shown wherever they are.",
-    ),
-    retrieve=extend_schema(summary="Show a pilot"),
-)
-class PilotViewSet(ScopedReadOnlyViewSet):
-    queryset = Pilot.objects.select_related("programme", "prefecture")  # programme, prefecture
-    serializer_class = PilotSerializer
-    filterset_class = PilotFilterSet
-    search_fields = ["code", "name_zh", "name_en"]
-    ordering_fields = ["code", "name_zh", "batch_year", "designated_on", "state"]
-    ordering = ["prefecture__code", "code"]
+class ReportSerializer(serializers.ModelSerializer):
+    pilot = PilotBriefSerializer()
+    subtask = SubTaskBriefSerializer()
+    etag = serializers.CharField(read_only=True, help_text=_("Send back as If-Match to change this report."))
+    demo_label = DemoLabelField()
+
+    class Meta:
+        model = ProgressReport
+        fields = ["id", "pilot", "subtask", "period", "revision", "is_current", "state", "percent_complete", "status",
+                  "narrative", "kpi_actual", "investment_to_date", "decrease_reason", "correction_reason",
+                  "review_comment", "submitted_at", "reviewed_at", "receipt_hash", "is_demo", "demo_label",
+                  "created_at", "updated_at", "etag"]
+        read_only_fields = fields
 
 
-# --- Progress reports -------------------------------------------------------------------------
+
+class ReportDetailSerializer(ReportSerializer):
+    transitions = ReportTransitionSerializer(many=True, read_only=True)
+
+    class Meta(ReportSerializer.Meta):
+        fields = [*ReportSerializer.Meta.fields, "transitions"]
+        read_only_fields = fields
+
+
+class ReportContentSerializer(serializers.Serializer):
+    """The figures an office files for one pilot, sub-task and quarter."""
+
+    percent_complete = serializers.DecimalField(max_digits=4, decimal_places=1, min_value=0, max_value=100)
+    status = serializers.ChoiceField(choices=ProgressReport.Status.choices)
+    narrative = serializers.CharField(required=False, allow_blank=True, max_length=20000, default="")
+    kpi_actual = serializers.DecimalField(max_digits=16, decimal_places=2, required=False, allow_null=True,
+                                          default=None)
+    investment_to_date = serializers.DecimalField(
+        max_digits=14, decimal_places=2, min_value=0, required=False, allow_null=True, default=None,
+        help_text=_("Investment so far, in 万元 (ten thousand yuan)."),
+    )
+    decrease_reason = serializers.CharField(
+        required=False, allow_blank=True, max_length=5000, default="",
+        help_text=_("Required when percent_complete is lower than the last approved report."),
+    )
+
+
+class ReportCreateSerializer(ReportContentSerializer):
+    pilot = VisiblePilotField(help_text=_("Pilot id."))
+    subtask = serializers.PrimaryKeyRelatedField(queryset=SubTask.objects.select_related("task"),
+                                                 help_text=_("Sub-task id."))
+    period = PeriodField(help_text=_("Quarter, e.g. 2021Q3."))
+    submit = serializers.BooleanField(
+        required=False, default=False, write_only=True,
+        help_text=_("true: submit for review at once (the response carries a receipt); false: keep as a draft."),
+    )
+
+
+class ReportUpdateSerializer(ReportContentSerializer):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.required = False
+
+
+class ReviewSerializer(serializers.Serializer):
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
+
+
+class ReturnSerializer(serializers.Serializer):
+    comment = serializers.CharField(max_length=5000, help_text=_("What the office should fix."))
+
+
+class CorrectionSerializer(ReportUpdateSerializer):
+    correction_reason = serializers.CharField(max_length=5000, help_text=_("Why the approved figures change."))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["correction_reason"].required = True
+
+
+class ReceiptSerializer(serializers.Serializer):
+    report_id = serializers.IntegerField()
+    revision = serializers.IntegerField()
+    submitted_at = serializers.CharField(help_text=_("Server time of the submission (ISO 8601)."))
+    sha256 = serializers.CharField(help_text=_("SHA-256 of `content`, hex."))
+    content = serializers.CharField(help_text=_("The canonical JSON that was hashed: what was filed, and when."))
+
+
+class SubmissionSerializer(serializers.Serializer):
+    report = ReportDetailSerializer()
+    receipt = ReceiptSerializer(allow_null=True, help_text=_("Present once the report is submitted."))
+
+
+class PeriodBoundFilter(django_filters.CharFilter):
+    """``period_from`` / ``period_to``: a quarter such as 2021Q1, compared by the quarter's start date."""
+
+    def filter(self, qs, value):
+        if not value:
+            return qs
+        try:
+            period = Period.parse(value)
+        except InvalidPeriod as exc:
+            raise ValidationError({self.field_name: str(exc)}) from None
+        return qs.filter(**{f"period_start__{self.lookup_expr}": period.start})
+
+
+class ReportFilterSet(django_filters.FilterSet):
+    pilot = django_filters.NumberFilter(field_name="pilot_id", help_text="Pilot id.")
+    prefecture = django_filters.CharFilter(field_name="pilot__prefecture__code", help_text="Prefecture code.")
+    programme = django_filters.CharFilter(field_name="pilot__programme__code", help_text="Programme code.")
+    task = django_filters.CharFilter(field_name="subtask__task__code", help_text="Task code, e.g. T4.")
+    subtask = django_filters.CharFilter(field_name="subtask__code", help_text="Sub-task code, e.g. T4.1.")
+    period = django_filters.CharFilter(help_text="Exactly this quarter, e.g. 2021Q3.")
+    period_from = PeriodBoundFilter(lookup_expr="gte", help_text="From this quarter on, e.g. 2021Q1.")
+    period_to = PeriodBoundFilter(lookup_expr="lte", help_text="Up to this quarter, e.g. 2022Q4.")
+    state = django_filters.MultipleChoiceFilter(choices=ProgressReport.State.choices, help_text="Review state; repeatable.")
+    status = django_filters.MultipleChoiceFilter(choices=ProgressReport.Status.choices, help_text="Status; repeatable.")
+    current = django_filters.BooleanFilter(
+        field_name="is_current",
+        help_text="true (the default): only the current revision of each report; false: only superseded ones.",
+    )
+    demo = django_filters.BooleanFilter(field_name="is_demo", help_text="true: only demo data; false: only real.")
+
+    class Meta:
+        model = ProgressReport
+        fields = ["pilot", "prefecture", "programme", "task", "subtask", "period", "period_from", "period_to",
+                  "state", "status", "current", "demo"]
+
+    def __init__(self, data=None, *args, **kwargs):
+        # Lists show current revisions unless the caller asks otherwise.
+        if data is not None and "current" not in data:
+            data = data.copy()
+            data["current"] = "true"
+        super().__init__(data, *args, **kwargs)
+
 
 _WRITERS = (Role.REPORTER, Role.ADMIN)
 _REVIEWERS = (Role.REVIEWER, Role.ADMIN)

@@ -1,0 +1,64 @@
+"""Fields and brief serializers shared by the pilots API modules."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from pilots.models import Pilot
+from pilots.periods import InvalidPeriod, Period
+from smartcity.auth.access import actor_for
+from tasks_app.models import SubTask
+
+DEMO_LABEL = {"zh": "演示数据,非正式认定", "en": "Demo data, not an official designation"}
+
+
+@extend_schema_field(serializers.DictField(child=serializers.CharField(), allow_null=True))
+class DemoLabelField(serializers.Field):
+    """The label every view must show beside demo data (``{"zh": …, "en": …}``); null on real data."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("help_text", "Present only on demo data: the label to show beside it.")
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, instance):
+        return DEMO_LABEL if instance.is_demo else None
+
+class PilotBriefSerializer(serializers.ModelSerializer):
+    prefecture = serializers.CharField(source="prefecture.code", read_only=True)
+
+    class Meta:
+        model = Pilot
+        fields = ["id", "code", "name_zh", "name_en", "prefecture", "is_demo"]
+        read_only_fields = fields
+
+
+class SubTaskBriefSerializer(serializers.ModelSerializer):
+    task = serializers.CharField(source="task.code", read_only=True)
+
+    class Meta:
+        model = SubTask
+        fields = ["id", "code", "name_zh", "name_en", "task"]
+        read_only_fields = fields
+
+
+@extend_schema_field({"type": "string", "pattern": r"^\d{4}Q[1-4]$", "example": "2021Q3"})
+class PeriodField(serializers.Field):
+    """A quarter such as ``2021Q3``."""
+
+    def to_internal_value(self, data) -> Period:
+        try:
+            return Period.parse(data)
+        except InvalidPeriod as exc:
+            raise serializers.ValidationError(str(exc), code="invalid_period") from None
+
+    def to_representation(self, value) -> str:
+        return str(value)
+
+
+@extend_schema_field(serializers.IntegerField())
+class VisiblePilotField(serializers.PrimaryKeyRelatedField):
+    """A pilot id the caller may see; any other id does not exist."""
+
+    def get_queryset(self):
+        return Pilot.objects.visible_to(actor_for(self.context["request"])).select_related("programme")
