@@ -400,3 +400,90 @@ def test_listing_reports_costs_the_same_queries_for_one_row_or_many(world):
         assert viewer.get(URL, {"page_size": 100}).json()["count"] == 7
 
     assert len(many) == len(one)
+
+
+# --- Evidence ---------------------------------------------------------------------------------
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def upload(client, report, name, content):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return client.post(f"{URL}{report['id']}/attachments/", {"file": SimpleUploadedFile(name, content)},
+                       format="multipart")
+
+
+def test_an_office_attaches_evidence_and_the_province_downloads_it(world, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    report = file_report(world).json()["report"]
+
+    response = upload(world["chengdu_office"], report, "验收报告.pdf", PDF)
+
+    assert response.status_code == 201, response.json()
+    attachment = response.json()
+    assert attachment["original_name"] == "验收报告.pdf" and attachment["size"] == len(PDF)
+    assert attachment["sha256"] == hashlib.sha256(PDF).hexdigest()
+    download = world["viewer"].get(attachment["download_url"])
+    assert download.status_code == 200 and b"".join(download.streaming_content) == PDF
+    detail = world["viewer"].get(f"{URL}{report['id']}/").json()
+    assert [a["id"] for a in detail["attachments"]] == [attachment["id"]]
+
+
+@pytest.mark.parametrize(
+    "name, content",
+    [
+        ("evidence.exe", b"MZ\x90\x00"),
+        ("evidence.pdf", b"<html>not a pdf</html>"),  # the extension lies about the content
+        ("photo.png", PDF),
+        ("plan.docx", b"PK\x03\x04 not really a zip"),
+        ("empty.pdf", b""),
+    ],
+)
+def test_evidence_that_is_not_what_it_claims_is_refused(world, settings, tmp_path, name, content):
+    settings.MEDIA_ROOT = tmp_path
+    report = file_report(world).json()["report"]
+
+    response = upload(world["chengdu_office"], report, name, content)
+
+    assert response.status_code == 400 and error_fields(response) == {"file"}
+    assert not any(tmp_path.rglob("*.*"))
+
+
+def test_a_path_in_the_uploaded_name_never_reaches_the_disk(world, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    report = file_report(world).json()["report"]
+
+    response = upload(world["chengdu_office"], report, "../../etc/passwd.pdf", PDF)
+
+    assert response.status_code == 201
+    assert response.json()["original_name"] == "passwd.pdf"
+    stored = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert len(stored) == 1 and tmp_path in stored[0].parents
+
+
+def test_evidence_that_is_too_large_is_refused(world, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    settings.EVIDENCE_MAX_BYTES = 100
+    report = file_report(world).json()["report"]
+
+    response = upload(world["chengdu_office"], report, "big.pdf", PDF + b"0" * 200)
+
+    assert response.status_code == 400 and error_fields(response) == {"file"}
+
+
+def test_a_submitted_report_takes_no_more_evidence(world, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    report = file_report(world, submit=True).json()["report"]
+
+    assert upload(world["chengdu_office"], report, "late.pdf", PDF).status_code == 409
+
+
+def test_another_prefecture_can_neither_attach_nor_download(world, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    report = file_report(world).json()["report"]
+    attachment = upload(world["chengdu_office"], report, "a.pdf", PDF).json()
+
+    assert upload(world["luzhou_office"], report, "b.pdf", PDF).status_code == 404
+    assert world["luzhou_office"].get(attachment["download_url"]).status_code == 404
+    assert upload(world["viewer"], report, "c.pdf", PDF).status_code == 403

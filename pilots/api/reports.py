@@ -7,14 +7,19 @@ from dataclasses import asdict
 import django_filters
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
+from django.http import FileResponse
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.generics import get_object_or_404
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from pilots.api.common import DemoLabelField, PeriodField, PilotBriefSerializer, SubTaskBriefSerializer, VisiblePilotField
-from pilots.models import ProgressReport, ReportTransition
+from pilots.models import ProgressReport, ReportAttachment, ReportTransition
+from pilots.services.evidence import evidence_attach
 from pilots.periods import InvalidPeriod, Period
 from pilots.services.reports import (
     Receipt,
@@ -60,11 +65,30 @@ class ReportSerializer(serializers.ModelSerializer):
 
 
 
+class ReportAttachmentSerializer(serializers.ModelSerializer):
+    uploaded_by = serializers.CharField(source="uploaded_by.username", default=None, read_only=True)
+    download_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ReportAttachment
+        fields = ["id", "original_name", "content_type", "size", "sha256", "uploaded_by", "uploaded_at",
+                  "download_url"]
+        read_only_fields = fields
+
+    def get_download_url(self, attachment: ReportAttachment) -> str:
+        return f"/api/v1/reports/{attachment.report_id}/attachments/{attachment.pk}/"
+
+
+class AttachmentUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text=_("PDF, PNG, JPEG or an Office document; at most EVIDENCE_MAX_BYTES."))
+
+
 class ReportDetailSerializer(ReportSerializer):
     transitions = ReportTransitionSerializer(many=True, read_only=True)
+    attachments = ReportAttachmentSerializer(many=True, read_only=True)
 
     class Meta(ReportSerializer.Meta):
-        fields = [*ReportSerializer.Meta.fields, "transitions"]
+        fields = [*ReportSerializer.Meta.fields, "transitions", "attachments"]
         read_only_fields = fields
 
 
@@ -177,6 +201,10 @@ class ReportFilterSet(django_filters.FilterSet):
 
 
 _WRITERS = (Role.REPORTER, Role.ADMIN)
+_DETAIL_PREFETCHES = (
+    Prefetch("transitions", queryset=ReportTransition.objects.select_related("actor")),  # transitions[].actor
+    Prefetch("attachments", queryset=ReportAttachment.objects.select_related("uploaded_by")),  # attachments[]
+)
 _REVIEWERS = (Role.REVIEWER, Role.ADMIN)
 _REPORT_EXAMPLE = OpenApiExample(
     "A quarter's progress on one sub-task",
@@ -226,15 +254,13 @@ class ReportViewSet(IdempotentPostMixin, ScopedViewSetMixin, mixins.ListModelMix
         "correct": write_rule(*_WRITERS),
         "approve": write_rule(*_REVIEWERS),
         "return_": write_rule(*_REVIEWERS),
+        "attachments": write_rule(*_WRITERS),  # POST; GET is a read
     }
 
     def get_queryset(self):
         queryset = super().get_queryset()
-        if self.action == "retrieve":
-            # transitions[].actor
-            queryset = queryset.prefetch_related(
-                Prefetch("transitions", queryset=ReportTransition.objects.select_related("actor"))
-            )
+        if self.action != "list":
+            queryset = queryset.prefetch_related(*_DETAIL_PREFETCHES)
         return queryset
 
     def _context(self) -> ChangeContext:
@@ -353,7 +379,40 @@ class ReportViewSet(IdempotentPostMixin, ScopedViewSetMixin, mixins.ListModelMix
         revisions = (
             ProgressReport.objects.filter(pilot_id=report.pilot_id, subtask_id=report.subtask_id, period=report.period)
             .select_related("pilot__prefecture", "subtask__task")
-            .prefetch_related(Prefetch("transitions", queryset=ReportTransition.objects.select_related("actor")))
+            .prefetch_related(*_DETAIL_PREFETCHES)
             .order_by("revision")
         )
         return Response(ReportDetailSerializer(revisions, many=True).data)
+
+    @extend_schema(methods=["GET"], summary="List a report's evidence", request=None,
+                   responses={200: ReportAttachmentSerializer(many=True)})
+    @extend_schema(
+        methods=["POST"], summary="Attach evidence to a report",
+        description="Multipart upload, field `file`. Allowed: PDF, PNG, JPEG, Word, Excel and PowerPoint files, "
+        "checked by content as well as by extension; size limit from EVIDENCE_MAX_BYTES (20 MB by default). Only "
+        "a draft or returned report takes evidence.",
+        request={"multipart/form-data": AttachmentUploadSerializer}, parameters=[IDEMPOTENCY_PARAMETER],
+        responses={201: ReportAttachmentSerializer, 409: OpenApiResponse(ErrorSerializer, description="The report "
+                   "is submitted or approved."), **IDEMPOTENCY_RESPONSES},
+    )
+    @action(detail=True, methods=["get", "post"], parser_classes=[MultiPartParser], pagination_class=None,
+            filter_backends=[])
+    def attachments(self, request, pk=None):
+        report = self.get_object()
+        if request.method == "GET":
+            return Response(ReportAttachmentSerializer(report.attachments.all(), many=True).data)
+        params = AttachmentUploadSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        attachment = evidence_attach(report_id=report.pk, upload=params.validated_data["file"],
+                                     context=self._context())
+        return Response(ReportAttachmentSerializer(attachment).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Download one piece of evidence", responses={
+        (200, "application/octet-stream"): OpenApiTypes.BINARY})
+    @action(detail=True, methods=["get"], url_path=r"attachments/(?P<attachment_id>\d+)", filter_backends=[],
+            pagination_class=None)
+    def attachment(self, request, pk=None, attachment_id=None):
+        report = self.get_object()
+        attachment = get_object_or_404(report.attachments.all(), pk=attachment_id)
+        return FileResponse(attachment.file.open("rb"), as_attachment=True, filename=attachment.original_name,
+                            content_type=attachment.content_type)

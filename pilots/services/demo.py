@@ -3,7 +3,7 @@
 Only ``bootstrap --demo`` calls these; a plain bootstrap never does. Every demo pilot is a real
 county-level unit with its real GB/T 2260 code, but its designation is invented: it is flagged
 ``is_demo`` and its source says so, and every view and export must label it as demo data.
-Demo progress reports are not made here: they are added by the reporting module, which owns them.
+Demo plans and progress reports are made by ``pilots.services.demo_progress``.
 """
 
 from __future__ import annotations

@@ -154,8 +154,9 @@ def _handles_method(view, request) -> bool:
 def rule_for(view, request) -> Rule | None:
     rules: dict[str, Rule] = getattr(view, "access_rules", {})
     action = getattr(view, "action", None) or request.method.lower()
-    if action in rules:
-        return rules[action]
+    rule = rules.get(action)
     if request.method in ("GET", "HEAD", "OPTIONS"):
-        return rules.get("*read", READ)
-    return None
+        # An action that both reads and writes (GET and POST on one URL) declares its write rule;
+        # reading it is still a read.
+        return rule if rule is not None and not rule.writes else rules.get("*read", READ)
+    return rule
