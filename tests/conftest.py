@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
-os.environ.setdefault("DEBUG", "true")
+import pytest
 
-import pytest  # noqa: E402
+os.environ.setdefault("DEBUG", "true")
 
 WORKER_READY_TIMEOUT = 60  # seconds; a cold start imports Django and connects to the broker
 WORKER_STOP_TIMEOUT = 15
@@ -65,7 +65,11 @@ def _alive(pid: int) -> bool:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    from django.conf import settings
     from django.db import connection
+
+    # Factories set a password on every user; the production hasher would make that the slowest step.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
     from smartcity.celery import app
 
@@ -79,16 +83,19 @@ def pytest_configure(config: pytest.Config) -> None:
         # A file (not :memory:) so that the Celery worker started by a test can open it too.
         connection.settings_dict.setdefault("TEST", {})["NAME"] = str(run_dir / "test_smartcity.sqlite3")
 
+    xdist_id = _xdist_id(config)
+    if xdist_id != "main":
+        # Each xdist process starts its own worker; a queue each keeps them apart on a shared Redis.
+        app.conf.task_default_queue = f"pytest-{xdist_id}"
+
     if app.conf.broker_url.startswith("filesystem://"):
         broker_dir = run_dir / "broker"  # what the settings derive from VAR_DIR=run_dir in the worker
-        for folder in ("queue", "processed"):
-            (broker_dir / folder).mkdir(parents=True, exist_ok=True)
-        app.conf.broker_transport_options = {
-            "data_folder_in": str(broker_dir / "queue"),
-            "data_folder_out": str(broker_dir / "queue"),
-            "processed_folder": str(broker_dir / "processed"),
-            "store_processed": False,
-        }
+        options = dict(app.conf.broker_transport_options)
+        for key, value in list(options.items()):
+            if key.endswith("_folder") or key.startswith("data_folder_"):
+                options[key] = str(broker_dir / Path(value).name)  # same layout, in our folder
+                Path(options[key]).mkdir(parents=True, exist_ok=True)
+        app.conf.broker_transport_options = options
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -101,10 +108,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     from smartcity.celery import app
 
     broker = urlsplit(app.conf.broker_url)
-    return [
-        f"smartcity: database {connection.vendor}, broker {broker.scheme}://{broker.hostname or ''}"
-        f"{':' + str(broker.port) if broker.port else ''}, REQUIRE_SERVICES={'1' if _require_services() else '0'}"
-    ]
+    where = f"{broker.hostname or ''}{':' + str(broker.port) if broker.port else ''}"
+    required = "1" if _require_services() else "0"
+    return [f"smartcity: database {connection.vendor}, broker {broker.scheme}://{where}, REQUIRE_SERVICES={required}"]
 
 
 # --- The `postgres` marker rule -------------------------------------------------------------------
@@ -194,12 +200,8 @@ def celery_worker_process(request, django_db_setup, tmp_path_factory):
     """
     from smartcity.celery import app
 
-    xdist_id = _xdist_id(request.config)
-    hostname = f"pytest-{xdist_id}@{socket.gethostname()}"  # what the task sees as request.hostname
-    # Under xdist every test process starts its own worker; a queue each keeps them apart on Redis.
-    queue = "celery" if xdist_id == "main" else f"pytest-{xdist_id}"
-    if queue != "celery":
-        app.conf.task_default_queue = queue
+    hostname = f"pytest-{_xdist_id(request.config)}@{socket.gethostname()}"  # the task's request.hostname
+    queue = app.conf.task_default_queue
 
     database_url = _test_database_url()
     env = {
