@@ -9,7 +9,7 @@ from django.utils.translation import ngettext
 from smartcity.admin_audit import AuditedAdminMixin
 from smartcity.audit import ChangeContext
 from smartcity.auth.services import token_revoke
-from smartcity.models import ApiToken, AuditEntry
+from smartcity.models import ApiToken, AuditEntry, OutboxMessage
 
 
 @admin.register(ApiToken)
@@ -44,3 +44,18 @@ class ApiTokenAdmin(AuditedAdminMixin, admin.ModelAdmin):
             ngettext("%(count)d token revoked.", "%(count)d tokens revoked.", revoked) % {"count": revoked},
             messages.SUCCESS,
         )
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(admin.ModelAdmin):
+    """Read-only: what was sent to the workers and what is still waiting for the broker (the relay sends it)."""
+
+    list_display = ("task", "kwargs", "created_at", "dispatched_at", "attempts", "last_error")
+    list_filter = (("dispatched_at", admin.EmptyFieldListFilter), "task")
+    readonly_fields = ("task", "kwargs", "created_at", "dispatched_at", "attempts", "last_error")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -28,6 +28,18 @@ DEFAULT_SCHEDULES: list[dict[str, Any]] = [
         "task": "smartcity.tasks.record_heartbeat",
         "interval": {"every": 60, "period": IntervalSchedule.SECONDS},
     },
+    {
+        # Today's completion snapshot for every scope (pilots, prefectures, tasks, departments, province).
+        "name": "nightly completion snapshot",
+        "task": "pilots.recompute_all_completion",
+        "crontab": {"minute": "30", "hour": "1"},
+    },
+    {
+        # Sends the outbox messages whose send on commit failed (the broker was down).
+        "name": "outbox relay",
+        "task": "smartcity.relay_outbox",
+        "interval": {"every": 30, "period": IntervalSchedule.SECONDS},
+    },
 ]
 
 _CRONTAB_FIELDS = ("minute", "hour", "day_of_week", "day_of_month", "month_of_year")

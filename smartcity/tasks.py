@@ -8,6 +8,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from smartcity.models import WorkerHeartbeat
+from smartcity.outbox import outbox_relay
 
 
 @shared_task(name="smartcity.tasks.record_heartbeat", bind=True, ignore_result=True)
@@ -19,3 +20,9 @@ def record_heartbeat(self) -> str:
     hostname = self.request.hostname or socket.gethostname()  # no worker hostname when run in-process
     WorkerHeartbeat.objects.update_or_create(hostname=hostname, defaults={"seen_at": timezone.now()})
     return hostname
+
+
+@shared_task(name="smartcity.relay_outbox", ignore_result=True)
+def relay_outbox() -> int:
+    """Send the outbox messages that were not sent when their transaction committed (see smartcity.outbox)."""
+    return outbox_relay()

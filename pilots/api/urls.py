@@ -1,5 +1,17 @@
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from pilots.api.bulk import urlpatterns as bulk_urlpatterns
+from pilots.api.completion import (
+    CompletionHistoryViewSet,
+    DepartmentCompletionViewSet,
+    PilotCompletionView,
+    PrefectureCompletionViewSet,
+    ProvinceCompletionView,
+    ReportingRateViewSet,
+    TaskCompletionViewSet,
+)
+from pilots.api.plans import MilestoneViewSet, PlanItemViewSet
 from pilots.api.registry import PilotViewSet, PrefectureViewSet
 from pilots.api.reports import ReportViewSet
 
@@ -7,5 +19,17 @@ router = SimpleRouter()
 router.register("prefectures", PrefectureViewSet, basename="prefecture")
 router.register("pilots", PilotViewSet, basename="pilot")
 router.register("reports", ReportViewSet, basename="report")
+router.register("plans", PlanItemViewSet, basename="plan")
+router.register("milestones", MilestoneViewSet, basename="milestone")
+router.register("completion/prefectures", PrefectureCompletionViewSet, basename="completion-prefecture")
+router.register("completion/tasks", TaskCompletionViewSet, basename="completion-task")
+router.register("completion/departments", DepartmentCompletionViewSet, basename="completion-department")
+router.register("completion/history", CompletionHistoryViewSet, basename="completion-history")
+router.register("completion/reporting-rates", ReportingRateViewSet, basename="completion-reporting-rate")
 
-urlpatterns = router.urls
+completion_urlpatterns = [
+    path("pilots/<int:pk>/completion/", PilotCompletionView.as_view(), name="pilot-completion"),
+    path("completion/province/", ProvinceCompletionView.as_view(), name="completion-province"),
+]
+
+urlpatterns = [*bulk_urlpatterns, *completion_urlpatterns, *router.urls]  # bulk first: "reports/batch/" is no report id

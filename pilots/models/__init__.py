@@ -1,8 +1,12 @@
+from pilots.models.completion import (
+    CompletionRollup, CompletionSettings, ReportingRate, ScheduleStatus, SubtaskCompletion,
+)
 from pilots.models.plans import Milestone, PlanItem
 from pilots.models.registry import Membership, Organisation, Pilot, PilotQuerySet, PilotStateChange, Prefecture
 from pilots.models.reports import ProgressReport, ReportAttachment, ReportTransition
 
 __all__ = [
+    "CompletionRollup", "CompletionSettings", "ReportingRate", "ScheduleStatus", "SubtaskCompletion",
     "Membership", "Milestone", "Organisation", "Pilot", "PilotQuerySet", "PilotStateChange", "PlanItem",
     "Prefecture", "ProgressReport", "ReportAttachment", "ReportTransition",
 ]

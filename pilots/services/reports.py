@@ -23,6 +23,7 @@ from pilots.periods import Period
 from smartcity.audit import ChangeContext, audit_record, snapshot
 from smartcity.concurrency import bump_version, lock_version
 from smartcity.exceptions import InvalidTransition
+from smartcity.outbox import outbox_enqueue
 from tasks_app.models import SubTask
 
 State = ProgressReport.State
@@ -115,7 +116,9 @@ def report_create(
         _record(report, Action.CREATE, "", State.DRAFT, context)
         audit_record(context=context, action="create", instance=report, before=None, after=snapshot(report))
         if submit:
-            report, _receipt = _submit(report, context)
+            report, _receipt = _submit(report, context)  # _transition tells completion
+        else:
+            _completion_changed(report)
     return report
 
 
@@ -238,7 +241,13 @@ def _transition(report: ProgressReport, action: str, to_state: str, context: Cha
     bump_version(report, state=to_state, **changes)
     _record(report, action, from_state, to_state, context, comment=comment)
     audit_record(context=context, action=action, instance=report, before=before, after=snapshot(report))
+    _completion_changed(report)
     return report
+
+
+def _completion_changed(report: ProgressReport) -> None:
+    """Have the pilot's completion recomputed once this transaction commits (through the outbox)."""
+    outbox_enqueue(task="pilots.recompute_pilot_completion", kwargs={"pilot_id": report.pilot_id})
 
 
 def _submit(report: ProgressReport, context: ChangeContext) -> tuple[ProgressReport, Receipt]:

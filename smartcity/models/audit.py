@@ -6,10 +6,19 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
+class AuditQuerySet(models.QuerySet):
+    def visible_to(self, actor):
+        """Only the province (reviewers and administrators) reads the audit trail; for everyone else it is empty."""
+        from smartcity.auth.access import Role  # access imports the models: import at call time
+
+        return self if actor.has_role(Role.REVIEWER, Role.ADMIN) else self.none()
+
+
 class AuditEntry(models.Model):
     """One change to audited data: who, when, through what, and the object before and after.
 
-    Rows are only ever inserted (``smartcity.audit.audit_record``); no interface edits or deletes them.
+    Rows are only ever inserted (``smartcity.audit.audit_record``); no interface edits or deletes them,
+    and on PostgreSQL a trigger refuses UPDATE and DELETE on the table (migration 0005).
     """
 
     class Via(models.TextChoices):
@@ -33,6 +42,8 @@ class AuditEntry(models.Model):
     object_repr = models.CharField(_("object"), max_length=200)
     before = models.JSONField(_("before"), null=True, blank=True)
     after = models.JSONField(_("after"), null=True, blank=True)
+
+    objects = AuditQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("audit entry")

@@ -1,0 +1,507 @@
+"""The completion API: read-only views of the figures the completion engine stored.
+
+Nothing here aggregates reports: every endpoint reads ``CompletionRollup``, ``SubtaskCompletion``
+or ``ReportingRate`` rows through ``pilots.selectors.completion``. Each row carries the date it is
+``as_of`` and when it was ``computed_at``. ``as_of`` defaults to the newest date computed;
+``real_only=true`` reads the variant without demo pilots, demo reports and demo plans.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+import django_filters
+from django.db.models import Q
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, extend_schema_view
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.generics import get_object_or_404
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from pilots.api.common import DEMO_LABEL, PilotBriefSerializer, SubTaskBriefSerializer
+from pilots.api.registry import PrefectureSerializer
+from pilots.models import CompletionRollup, Pilot, ReportingRate, SubtaskCompletion
+from pilots.periods import InvalidPeriod, Period
+from pilots.selectors.completion import (
+    PilotCompletion,
+    completion_rollups,
+    on_date,
+    pilot_completion,
+    province_completion,
+    reporting_rates,
+)
+from smartcity.api.errors import ErrorSerializer
+from smartcity.api.filters import StrictFilterBackend
+from smartcity.auth.access import actor_for
+from tasks_app.api.serializers import DepartmentBriefSerializer, TaskBriefSerializer
+from tasks_app.models import Programme
+
+Scope = CompletionRollup.Scope
+
+_AS_OF_HELP = gettext_lazy("Figures as of this date (YYYY-MM-DD, Asia/Shanghai); default: the newest date computed.")
+_REAL_ONLY_HELP = gettext_lazy("true: leave out demo pilots, demo reports and demo plans. Default false.")
+_BAD_REQUEST = OpenApiResponse(ErrorSerializer, description="An unknown query parameter or an invalid value.")
+
+
+# --- Serializers ----------------------------------------------------------------------------------
+
+@extend_schema_field(serializers.DictField(child=serializers.CharField(), allow_null=True))
+class IncludesDemoLabelField(serializers.Field):
+    """The demo label when a figure rests on demo data (a demo pilot or a demo report); null otherwise."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("help_text", "Present when the figure includes demo data: the label to show beside it.")
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, instance):
+        return DEMO_LABEL if instance.includes_demo else None
+
+
+class CompletionFiguresSerializer(serializers.ModelSerializer):
+    """The figures every rollup row has."""
+
+    demo_label = IncludesDemoLabelField()
+
+    class Meta:
+        model = CompletionRollup
+        fields = ["as_of", "real_only", "computed_at", "completion", "planned", "variance", "schedule_status",
+                  "pilot_count", "demo_pilot_count", "no_report_count", "behind_count", "critical_count",
+                  "stalled_count", "ahead_of_plan_count", "includes_demo", "demo_label"]
+        read_only_fields = fields
+        extra_kwargs = {
+            "completion": {"help_text": "Percent complete (0–100): a weighted mean over sub-tasks for a pilot, "
+                                        "an unweighted mean over pilots for an area. Null when no pilot counts."},
+            "planned": {"help_text": "Planned percent on the as-of date, from the milestone plans; null without "
+                                     "any plan."},
+            "variance": {"help_text": "Actual minus planned, in percentage points, over the sub-tasks with a plan."},
+            "no_report_count": {"help_text": "Pilot × sub-task pairs with no approved report (counted as 0)."},
+            "behind_count": {"help_text": "Pilot × sub-task pairs behind plan."},
+            "critical_count": {"help_text": "Pilot × sub-task pairs critically behind plan."},
+            "stalled_count": {"help_text": "Pilot × sub-task pairs whose approved percent has stopped moving."},
+            "ahead_of_plan_count": {"help_text": "Pilot × sub-task pairs implausibly far ahead of plan."},
+        }
+
+
+# A share (0–1, four places), rendered as a string like every decimal of this API.
+_SHARE = serializers.DecimalField(max_digits=6, decimal_places=4, allow_null=True)
+
+
+def _share(part: int | None, whole: int | None) -> str | None:
+    if part is None or not whole:
+        return None
+    return str((Decimal(part) / Decimal(whole)).quantize(Decimal("0.0001"), ROUND_HALF_UP))
+
+
+class ProvinceCompletionSerializer(CompletionFiguresSerializer):
+    programme = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    goal_deadline = serializers.DateField(source="programme.goal_deadline", read_only=True)
+    designated_share = serializers.SerializerMethodField(help_text="designated_count / goal.")
+    accepted_share = serializers.SerializerMethodField(help_text="accepted_count / goal.")
+
+    class Meta(CompletionFiguresSerializer.Meta):
+        fields = ["programme", *CompletionFiguresSerializer.Meta.fields, "projected_complete_count",
+                  "designated_count", "accepted_count", "goal", "goal_deadline", "designated_share",
+                  "accepted_share"]
+        read_only_fields = fields
+        extra_kwargs = {
+            **CompletionFiguresSerializer.Meta.extra_kwargs,
+            "projected_complete_count": {"help_text": "Pilots projected, on their trend, to be complete by the "
+                                                      "goal deadline."},
+            "designated_count": {"help_text": "Pilots designated, under construction or accepted on the as-of "
+                                              "date (not revoked, not failed)."},
+            "accepted_count": {"help_text": "Pilots accepted (验收) by the as-of date."},
+            "goal": {"help_text": "The programme's goal: number of pilots."},
+        }
+
+    @extend_schema_field(_SHARE)
+    def get_designated_share(self, row: CompletionRollup):
+        return _share(row.designated_count, row.goal)
+
+    @extend_schema_field(_SHARE)
+    def get_accepted_share(self, row: CompletionRollup):
+        return _share(row.accepted_count, row.goal)
+
+
+class PrefectureCompletionSerializer(CompletionFiguresSerializer):
+    prefecture = PrefectureSerializer()
+
+    class Meta(CompletionFiguresSerializer.Meta):
+        fields = ["prefecture", *CompletionFiguresSerializer.Meta.fields]
+        read_only_fields = fields
+
+
+class TaskCompletionSerializer(CompletionFiguresSerializer):
+    task = TaskBriefSerializer()
+
+    class Meta(CompletionFiguresSerializer.Meta):
+        fields = ["task", *CompletionFiguresSerializer.Meta.fields]
+        read_only_fields = fields
+
+
+class DepartmentCompletionSerializer(CompletionFiguresSerializer):
+    department = DepartmentBriefSerializer()
+
+    class Meta(CompletionFiguresSerializer.Meta):
+        fields = ["department", *CompletionFiguresSerializer.Meta.fields]
+        read_only_fields = fields
+
+
+class CompletionHistorySerializer(CompletionFiguresSerializer):
+    scope = serializers.ChoiceField(choices=Scope.choices, read_only=True)
+    id = serializers.IntegerField(source="scope_id", read_only=True, help_text="The scope object's id.")
+
+    class Meta(CompletionFiguresSerializer.Meta):
+        fields = ["scope", "id", *CompletionFiguresSerializer.Meta.fields]
+        read_only_fields = fields
+
+
+class SubtaskCompletionSerializer(serializers.ModelSerializer):
+    subtask = SubTaskBriefSerializer()
+    demo_label = IncludesDemoLabelField()
+
+    class Meta:
+        model = SubtaskCompletion
+        fields = ["subtask", "as_of", "real_only", "computed_at", "approved_percent", "approved_period",
+                  "pending_percent", "pending_period", "planned_percent", "variance", "schedule_status", "no_report",
+                  "stalled", "ahead_of_plan", "includes_demo", "demo_label"]
+        read_only_fields = fields
+        extra_kwargs = {
+            "approved_percent": {"help_text": "Percent of the latest approved report (by period, then revision); "
+                                              "0 when there is none."},
+            "pending_percent": {"help_text": "The latest figure submitted but not reviewed by the as-of date; "
+                                             "never counted."},
+            "stalled": {"help_text": "The approved percent, below 100, has not moved for the configured number of "
+                                     "consecutive quarters."},
+            "ahead_of_plan": {"help_text": "The approved percent is implausibly far above plan: worth a second look."},
+        }
+
+
+class PilotTaskCompletionSerializer(serializers.Serializer):
+    task = TaskBriefSerializer(source="rollup.task")
+    figures = CompletionFiguresSerializer(source="rollup", help_text="The pilot's completion of this task.")
+    subtasks = SubtaskCompletionSerializer(many=True)
+
+
+class ForecastSerializer(serializers.Serializer):
+    projected_completion_date = serializers.DateField(
+        allow_null=True, source="rollup.projected_completion_date",
+        help_text="When the least-squares trend of the approved history reaches 100%; null without a rising trend.",
+    )
+    goal_deadline = serializers.DateField()
+    complete_by_goal = serializers.SerializerMethodField(help_text="Projected complete by the goal deadline.")
+
+    def get_complete_by_goal(self, value: PilotCompletion) -> bool:
+        projected = value.rollup.projected_completion_date
+        return projected is not None and projected <= value.goal_deadline
+
+
+class PilotCompletionSerializer(serializers.Serializer):
+    pilot = PilotBriefSerializer()
+    state = serializers.ChoiceField(source="rollup.pilot_state", choices=Pilot.State.choices,
+                                    help_text="The pilot's state on the as-of date.")
+    figures = CompletionFiguresSerializer(source="rollup", help_text="The pilot's overall completion.")
+    forecast = ForecastSerializer(source="*")
+    tasks = PilotTaskCompletionSerializer(many=True)
+
+
+class ReportingRateSerializer(serializers.ModelSerializer):
+    prefecture = PrefectureSerializer(allow_null=True, help_text="Null on the province-wide row.")
+    received_share = serializers.SerializerMethodField(help_text="received / expected.")
+    on_time_share = serializers.SerializerMethodField(help_text="on_time / expected: the share received by the "
+                                                                "deadline.")
+
+    class Meta:
+        model = ReportingRate
+        fields = ["period", "deadline", "scope", "prefecture", "as_of", "real_only", "computed_at", "expected",
+                  "received", "on_time", "received_share", "on_time_share"]
+        read_only_fields = fields
+        extra_kwargs = {
+            "deadline": {"help_text": "Days after the quarter ends, moved to the next working day."},
+            "expected": {"help_text": "Pilots whose construction window overlaps the quarter × sub-tasks."},
+            "received": {"help_text": "Of those, reports first submitted by the as-of date."},
+            "on_time": {"help_text": "Of those, reports first submitted by the deadline."},
+        }
+
+    @extend_schema_field(_SHARE)
+    def get_received_share(self, row: ReportingRate):
+        return _share(row.received, row.expected)
+
+    @extend_schema_field(_SHARE)
+    def get_on_time_share(self, row: ReportingRate):
+        return _share(row.on_time, row.expected)
+
+
+# --- Query parameters -------------------------------------------------------------------------------
+
+@extend_schema_field({"type": "boolean", "default": False,
+                      "description": "true: leave out demo pilots, demo reports and demo plans."})
+class StrictBooleanFilter(django_filters.TypedChoiceFilter):
+    """``true`` or ``false``; anything else is a 400, not silently false."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("choices", [("true", "true"), ("false", "false")])
+        kwargs.setdefault("coerce", lambda value: value == "true")
+        super().__init__(**kwargs)
+
+
+class SnapshotFilterSet(django_filters.FilterSet):
+    """``as_of`` (default: the newest date computed) and ``real_only`` (default false) pick one snapshot."""
+
+    programme = django_filters.CharFilter(field_name="programme__code", help_text="Programme code.")
+    as_of = django_filters.DateFilter(method="_in_filter_queryset", help_text=_AS_OF_HELP)
+    real_only = StrictBooleanFilter(method="_in_filter_queryset", help_text=_REAL_ONLY_HELP)
+
+    def _in_filter_queryset(self, queryset, name, value):
+        return queryset  # applied together in filter_queryset
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        data = self.form.cleaned_data
+        return on_date(queryset, as_of=data.get("as_of"), real_only=bool(data.get("real_only")))
+
+
+class PrefectureCompletionFilterSet(SnapshotFilterSet):
+    prefecture = django_filters.CharFilter(field_name="prefecture__code", help_text="Prefecture code, e.g. 510100.")
+
+    class Meta:
+        model = CompletionRollup
+        fields = ["programme", "prefecture", "as_of", "real_only"]
+
+
+class TaskCompletionFilterSet(SnapshotFilterSet):
+    task = django_filters.CharFilter(field_name="task__code", help_text="Task code, e.g. T4.")
+
+    class Meta:
+        model = CompletionRollup
+        fields = ["programme", "task", "as_of", "real_only"]
+
+
+class DepartmentCompletionFilterSet(SnapshotFilterSet):
+    department = django_filters.CharFilter(field_name="department__code", help_text="Department code.")
+
+    class Meta:
+        model = CompletionRollup
+        fields = ["programme", "department", "as_of", "real_only"]
+
+
+class CompletionHistoryFilterSet(django_filters.FilterSet):
+    programme = django_filters.CharFilter(field_name="programme__code", help_text="Programme code.")
+    scope = django_filters.ChoiceFilter(
+        choices=[(s.value, s.label) for s in Scope if s != Scope.PILOT_TASK], required=True,
+        help_text="Whose history: province, prefecture, task, department or pilot.",
+    )
+    id = django_filters.NumberFilter(field_name="scope_id", help_text="The prefecture, task, department or pilot "
+                                                                      "id; not needed for the province.")
+    date_from = django_filters.DateFilter(field_name="as_of", lookup_expr="gte", help_text="From this date on.")
+    date_to = django_filters.DateFilter(field_name="as_of", lookup_expr="lte", help_text="Up to this date.")
+    real_only = StrictBooleanFilter(method="_real_only", help_text=_REAL_ONLY_HELP)
+
+    class Meta:
+        model = CompletionRollup
+        fields = ["programme", "scope", "id", "real_only"]
+
+    def _real_only(self, queryset, name, value):
+        return queryset  # applied in filter_queryset, so that it defaults to false
+
+    def filter_queryset(self, queryset):
+        data = self.form.cleaned_data
+        if data.get("scope") != Scope.PROVINCE and data.get("id") is None:
+            raise ValidationError({"id": [_("Required for this scope.")]}, code="required")
+        return super().filter_queryset(queryset).filter(real_only=bool(data.get("real_only")))
+
+
+# `from` and `to` are the parameter names; `from` cannot be a Python attribute name.
+CompletionHistoryFilterSet.base_filters["from"] = CompletionHistoryFilterSet.base_filters.pop("date_from")
+CompletionHistoryFilterSet.base_filters["to"] = CompletionHistoryFilterSet.base_filters.pop("date_to")
+
+
+class PeriodFilter(django_filters.CharFilter):
+    def filter(self, qs, value):
+        if not value:
+            return qs
+        try:
+            period = Period.parse(value)
+        except InvalidPeriod as exc:
+            raise ValidationError({self.field_name: [str(exc)]}, code="invalid_period") from None
+        return qs.filter(period=str(period))
+
+
+class ReportingRateFilterSet(SnapshotFilterSet):
+    period = PeriodFilter(help_text="One quarter, e.g. 2021Q3; default every quarter.")
+    prefecture = django_filters.CharFilter(method="_prefecture", help_text="Prefecture code: its rows and the "
+                                                                           "province-wide ones.")
+
+    class Meta:
+        model = ReportingRate
+        fields = ["programme", "period", "prefecture", "as_of", "real_only"]
+
+    def _prefecture(self, queryset, name, value):
+        return queryset.filter(Q(scope=ReportingRate.Scope.PROVINCE) | Q(prefecture__code=value))
+
+
+class SnapshotQuerySerializer(serializers.Serializer):
+    as_of = serializers.DateField(required=False, help_text=_AS_OF_HELP)
+    real_only = serializers.BooleanField(required=False, default=False, help_text=_REAL_ONLY_HELP)
+
+
+class ProvinceQuerySerializer(SnapshotQuerySerializer):
+    programme = serializers.SlugField(required=False, help_text="Programme code; needed only when several "
+                                                                "programmes are tracked.")
+
+
+def validated_query(request, serializer_class) -> dict:
+    """The query parameters of a non-list view, validated; an unknown one is a 400 like on the lists."""
+    allowed = set(serializer_class().fields) | {"format"}
+    unknown = sorted(set(request.query_params) - allowed)
+    if unknown:
+        message = _("Unknown query parameter. Allowed: %(allowed)s.") % {"allowed": ", ".join(sorted(allowed))}
+        raise ValidationError({name: [message] for name in unknown}, code="unknown_parameter")
+    params = serializer_class(data=request.query_params)
+    params.is_valid(raise_exception=True)
+    return params.validated_data
+
+
+# --- Views ------------------------------------------------------------------------------------------
+
+class ProvinceCompletionView(APIView):
+    """The province-wide figures, which every member may read (a prefecture office too)."""
+
+    @extend_schema(
+        operation_id="completion_province_retrieve",
+        summary="Province-wide completion",
+        description="Mean completion over the province's pilots (revoked ones and those not yet designated left "
+        "out), schedule variance, flag counts, how many pilots are projected complete by the goal deadline, and "
+        "goal attainment (designated and accepted pilots against the goal).",
+        parameters=[ProvinceQuerySerializer],
+        responses={200: ProvinceCompletionSerializer, 400: _BAD_REQUEST,
+                   404: OpenApiResponse(ErrorSerializer, description="Nothing computed for that date yet.")},
+        tags=["completion"],
+    )
+    def get(self, request):
+        params = validated_query(request, ProvinceQuerySerializer)
+        programme = _programme(params.get("programme"))
+        row = province_completion(actor=actor_for(request), programme=programme, as_of=params.get("as_of"),
+                                  real_only=params["real_only"])
+        if row is None:
+            raise NotFound(_("No completion figures have been computed for that date."))
+        return Response(ProvinceCompletionSerializer(row).data)
+
+
+def _programme(code: str | None) -> Programme:
+    if code:
+        programme = Programme.objects.filter(code=code).first()
+        if programme is None:
+            raise ValidationError({"programme": [_("No programme has this code.")]}, code="does_not_exist")
+        return programme
+    programmes = list(Programme.objects.order_by("pk")[:2])
+    if len(programmes) != 1:
+        raise ValidationError({"programme": [_("Name the programme: several are tracked.")]}, code="required")
+    return programmes[0]
+
+
+class PilotCompletionView(APIView):
+    """One pilot's completion by task and sub-task; another prefecture's pilot does not exist (404)."""
+
+    @extend_schema(
+        operation_id="pilots_completion_retrieve",
+        summary="A pilot's completion",
+        description="Overall and per task (weighted by sub-task weight), each sub-task's approved and pending "
+        "figures, planned percent and variance, the no_report/stalled/ahead_of_plan flags, and the forecast "
+        "completion date.",
+        parameters=[SnapshotQuerySerializer],
+        responses={200: PilotCompletionSerializer, 400: _BAD_REQUEST},
+        tags=["pilots"],
+    )
+    def get(self, request, pk: int):
+        params = validated_query(request, SnapshotQuerySerializer)
+        actor = actor_for(request)
+        pilot = get_object_or_404(Pilot.objects.visible_to(actor).select_related("programme", "prefecture"), pk=pk)
+        figures = pilot_completion(actor=actor, pilot=pilot, as_of=params.get("as_of"),
+                                   real_only=params["real_only"])
+        if figures is None:
+            raise NotFound(_("No completion figures have been computed for this pilot on that date."))
+        return Response(PilotCompletionSerializer(figures).data)
+
+
+class _RollupListViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    scope: str
+    filter_backends = [StrictFilterBackend]  # filters only: no search, no ordering
+    queryset = CompletionRollup.objects.none()  # for introspection; get_queryset reads through the selector
+
+    def get_queryset(self):
+        return completion_rollups(actor=actor_for(self.request), scope=self.scope)
+
+
+@extend_schema_view(list=extend_schema(
+    summary="Completion by prefecture",
+    description="The mean completion of each prefecture's pilots. A prefecture office sees its own prefecture only.",
+))
+class PrefectureCompletionViewSet(_RollupListViewSet):
+    scope = Scope.PREFECTURE
+    serializer_class = PrefectureCompletionSerializer
+    filterset_class = PrefectureCompletionFilterSet
+
+    def get_queryset(self):
+        return super().get_queryset().order_by("prefecture__code")
+
+
+@extend_schema_view(list=extend_schema(
+    summary="Completion by task",
+    description="Each task's completion across pilots: per pilot the mean of the task's sub-tasks weighted by "
+    "sub-task weight, then the mean over pilots.",
+))
+class TaskCompletionViewSet(_RollupListViewSet):
+    scope = Scope.TASK
+    serializer_class = TaskCompletionSerializer
+    filterset_class = TaskCompletionFilterSet
+
+    def get_queryset(self):
+        return super().get_queryset().order_by("task__order", "task__code")
+
+
+@extend_schema_view(list=extend_schema(
+    summary="Completion by responsible department",
+    description="For each department, completion of the sub-tasks it leads: per pilot the weighted mean over "
+    "those sub-tasks, then the mean over pilots.",
+))
+class DepartmentCompletionViewSet(_RollupListViewSet):
+    scope = Scope.DEPARTMENT
+    serializer_class = DepartmentCompletionSerializer
+    filterset_class = DepartmentCompletionFilterSet
+
+    def get_queryset(self):
+        return super().get_queryset().order_by("department__code")
+
+
+@extend_schema_view(list=extend_schema(
+    summary="Completion history",
+    description="One scope's figures on each computed date, oldest first: `scope` (province, prefecture, task, "
+    "department, pilot) and its `id`, between `from` and `to`. Figures outside the caller's scope are absent.",
+))
+class CompletionHistoryViewSet(_RollupListViewSet):
+    scope = None
+    serializer_class = CompletionHistorySerializer
+    filterset_class = CompletionHistoryFilterSet
+
+    def get_queryset(self):
+        return super().get_queryset().order_by("as_of")
+
+
+@extend_schema_view(list=extend_schema(
+    summary="Reporting rate and timeliness",
+    description="Per quarter, per prefecture and province-wide: reports expected (pilots whose construction "
+    "window overlaps the quarter × sub-tasks), received by the as-of date, and received by the deadline. "
+    "A prefecture office sees its own rows and the province-wide ones.",
+))
+class ReportingRateViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    queryset = ReportingRate.objects.none()  # for introspection
+    filter_backends = [StrictFilterBackend]
+    serializer_class = ReportingRateSerializer
+    filterset_class = ReportingRateFilterSet
+
+    def get_queryset(self):
+        return reporting_rates(actor=actor_for(self.request)).order_by("period", "-scope", "prefecture__code")
+
