@@ -20,7 +20,11 @@ def lock_version(model: type[models.Model], pk, expected_version: int | None, *,
     ``expected_version=None`` skips the check (internal callers such as bulk import that hold the
     lock for their own reasons). Must run inside ``transaction.atomic()``.
     """
-    instance = (queryset if queryset is not None else model._default_manager).select_for_update().get(pk=pk)
+    # of=("self",): lock the row itself, not the pilot and catalog rows a select_related joins in,
+    # which would make edits of unrelated reports wait for each other.
+    instance = (queryset if queryset is not None else model._default_manager).select_for_update(
+        of=("self",)
+    ).get(pk=pk)
     if expected_version is not None and instance.version != expected_version:
         raise StaleVersion(instance)
     return instance

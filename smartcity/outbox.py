@@ -59,10 +59,15 @@ def outbox_relay(*, min_age: dt.timedelta = RELAY_MIN_AGE, limit: int = RELAY_BA
         if not pending:
             return 0
         try:
+            covered: set[int] = set()
             with celery_app.connection_for_write() as connection:
                 for message in pending:
-                    if not _send(message, connection):
+                    if message.pk in covered:
+                        continue
+                    sent_ids = _send(message, connection)
+                    if sent_ids is None:
                         break
+                    covered |= sent_ids
                     sent += 1
         except Exception as exc:  # the connection itself could not be set up
             _record_failure(pending[sent], exc)
@@ -83,17 +88,32 @@ def _send_after_commit(message_id: int) -> None:
         logger.exception("outbox: could not send message %s after commit; the relay will retry", message_id)
 
 
-def _send(message: OutboxMessage, connection) -> bool:
+def _send(message: OutboxMessage, connection) -> set[int] | None:
+    """Send one message; returns the ids it covered (itself and identical pending ones), None on failure.
+
+    Identical pending messages (same task and arguments) are claimed *before* sending: each of them
+    was committed before this send, so the task, which reads the database when it runs, covers their
+    changes too. A bulk import that files 100 reports for one pilot thus triggers one recompute, not 100.
+    """
+    twins = list(
+        OutboxMessage.objects.filter(task=message.task, kwargs=message.kwargs, dispatched_at__isnull=True)
+        .exclude(pk=message.pk).values_list("pk", flat=True)[:RELAY_BATCH]
+    )
+    now = timezone.now()
+    if twins:
+        OutboxMessage.objects.filter(pk__in=twins, dispatched_at__isnull=True).update(dispatched_at=now)
     try:
         celery_app.send_task(message.task, kwargs=message.kwargs, connection=connection, retry=True,
                              retry_policy=_PUBLISH_RETRY_POLICY)
     except Exception as exc:  # kombu.exceptions.OperationalError and friends: the broker is unreachable
+        if twins:
+            OutboxMessage.objects.filter(pk__in=twins, dispatched_at=now).update(dispatched_at=None)
         _record_failure(message, exc)
-        return False
+        return None
     OutboxMessage.objects.filter(pk=message.pk, dispatched_at__isnull=True).update(
-        dispatched_at=timezone.now(), attempts=F("attempts") + 1, last_error=""
+        dispatched_at=now, attempts=F("attempts") + 1, last_error=""
     )
-    return True
+    return {message.pk, *twins}
 
 
 def _record_failure(message: OutboxMessage, exc: Exception) -> None:

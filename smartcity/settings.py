@@ -209,7 +209,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
         "smartcity.api.filters.StrictFilterBackend",
-        "rest_framework.filters.SearchFilter",
+        "smartcity.api.filters.StrictSearchFilter",
         "smartcity.api.filters.StrictOrderingFilter",
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],

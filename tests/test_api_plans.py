@@ -8,6 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from pilots.models import Milestone, Organisation, Pilot, PlanItem
+from tasks_app.models import SubTaskDepartment
 from smartcity.models import AuditEntry
 from tests.factories import (
     OrganisationFactory,
@@ -40,6 +41,8 @@ def world():
     jiangyang = PilotFactory(programme=task.programme, prefecture=luzhou, code="510502", name_zh="泸州市江阳区")
     province = OrganisationFactory(code="province")
     assignment = SubTaskDepartmentFactory(subtask=livelihood)
+    # The department leads T4.2 and takes part in T4.1, so it reads T4.1's plans.
+    SubTaskDepartmentFactory(subtask=online_services, department=assignment.department, role="participant")
     return {
         "T4.1": online_services, "T4.2": livelihood, "T9.1": foreign_subtask,
         "chenghua": chenghua, "jiangyang": jiangyang,
@@ -278,6 +281,14 @@ def test_the_province_manages_any_pilots_plan(world, who):
     assert edited.status_code == 200 and edited.json()["responsible_unit"] == "成华区政务服务管理局"
     assert luzhou_plan["pilot"]["code"] == "510502" and added["pilot"] == world["jiangyang"].pk
     assert province.delete(f"{PLANS}{item['id']}/", HTTP_IF_MATCH=edited["ETag"]).status_code == 204
+
+
+def test_a_department_does_not_see_plans_of_sub_tasks_it_has_no_part_in(world):
+    planned_with_milestones(world)
+    SubTaskDepartment.objects.filter(subtask=world["T4.1"], role="participant").delete()
+
+    assert world["department"].get(PLANS).json()["count"] == 0
+    assert world["department"].get(MILESTONES).json()["count"] == 0
 
 
 @pytest.mark.parametrize("who", ["viewer", "integrator", "department", "read_only_reporter"])

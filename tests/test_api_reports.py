@@ -487,3 +487,16 @@ def test_another_prefecture_can_neither_attach_nor_download(world, settings, tmp
     assert upload(world["luzhou_office"], report, "b.pdf", PDF).status_code == 404
     assert world["luzhou_office"].get(attachment["download_url"]).status_code == 404
     assert upload(world["viewer"], report, "c.pdf", PDF).status_code == 403
+
+
+def test_a_refused_request_leaves_its_idempotency_key_free_for_the_fixed_retry(world):
+    office, key = world["chengdu_office"], str(uuid.uuid4())
+
+    refused = office.post(URL, filing(world, percent_complete="120"), format="json", HTTP_IDEMPOTENCY_KEY=key)
+    fixed = office.post(URL, filing(world), format="json", HTTP_IDEMPOTENCY_KEY=key)
+    replayed = office.post(URL, filing(world), format="json", HTTP_IDEMPOTENCY_KEY=key)
+
+    assert refused.status_code == 400
+    assert fixed.status_code == 201 and fixed.get("Idempotent-Replayed") is None
+    assert replayed.status_code == 201 and replayed["Idempotent-Replayed"] == "true"
+    assert ProgressReport.objects.count() == 1

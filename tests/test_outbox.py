@@ -209,3 +209,38 @@ def test_each_report_transition_asks_for_its_pilots_recompute(django_capture_on_
 
     messages = list(OutboxMessage.objects.values_list("task", "kwargs"))
     assert messages == [("pilots.recompute_pilot_completion", {"pilot_id": pilot.pk})] * 3
+
+
+@pytest.mark.django_db
+def test_identical_messages_of_one_import_are_sent_once(sent, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        for _ in range(5):
+            outbox_enqueue(task=HARMLESS, kwargs={"pilot_id": 7})
+        outbox_enqueue(task=HARMLESS, kwargs={"pilot_id": 8})
+
+    assert sent == [HARMLESS, HARMLESS]  # one for pilot 7, one for pilot 8
+    assert not OutboxMessage.objects.filter(dispatched_at__isnull=True).exists()
+
+
+@pytest.mark.django_db
+def test_the_relay_sends_identical_pending_messages_once(broker_down, sent, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        for _ in range(3):
+            outbox_enqueue(task=HARMLESS, kwargs={"pilot_id": 7})
+    broker_down()  # back up
+
+    with later():
+        assert outbox_relay() == 1
+
+    assert sent == [HARMLESS]
+    assert not OutboxMessage.objects.filter(dispatched_at__isnull=True).exists()
+
+
+@pytest.mark.django_db
+def test_a_failed_send_leaves_its_twins_pending(broker_down, sent, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        for _ in range(3):
+            outbox_enqueue(task=HARMLESS, kwargs={"pilot_id": 7})
+
+    assert sent == []
+    assert OutboxMessage.objects.filter(dispatched_at__isnull=True).count() == 3

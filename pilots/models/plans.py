@@ -18,7 +18,10 @@ class PlanQuerySet(models.QuerySet):
     def visible_to(self, actor):
         from pilots.models.registry import Pilot
 
-        return self.filter(pilot__in=Pilot.objects.visible_to(actor))
+        queryset = self.filter(pilot__in=Pilot.objects.visible_to(actor))
+        if actor.department_id is not None:  # a department sees the sub-tasks it takes part in
+            queryset = queryset.filter(subtask__assignments__department_id=actor.department_id)
+        return queryset
 
 
 class PlanItem(VersionedModel):
@@ -55,7 +58,10 @@ class MilestoneQuerySet(models.QuerySet):
     def visible_to(self, actor):
         from pilots.models.registry import Pilot
 
-        return self.filter(plan_item__pilot__in=Pilot.objects.visible_to(actor))
+        queryset = self.filter(plan_item__pilot__in=Pilot.objects.visible_to(actor))
+        if actor.department_id is not None:
+            queryset = queryset.filter(plan_item__subtask__assignments__department_id=actor.department_id)
+        return queryset
 
 
 class Milestone(VersionedModel):

@@ -19,6 +19,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, serializers, status
+from rest_framework.exceptions import ErrorDetail
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import set_rollback
@@ -93,6 +94,15 @@ def _flatten(detail: Any, codes: Any, path: str | None) -> list[dict[str, Any]]:
     return [{"field": path, "code": str(codes or "invalid"), "message": str(detail)}]
 
 
+def _django_error_detail(exc: DjangoValidationError) -> dict[str, list[ErrorDetail]]:
+    """A Django ValidationError as DRF detail, keeping each message's code (``max_value``, ``duplicate``…)."""
+    error_dict = exc.error_dict if hasattr(exc, "error_dict") else {api_settings.NON_FIELD_ERRORS_KEY: exc.error_list}
+    return {
+        field: [ErrorDetail(message, code=error.code or "invalid") for error in errors for message in error]
+        for field, errors in error_dict.items()
+    }
+
+
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     from smartcity.api.concurrency import PreconditionFailed  # that module documents its errors with ours
 
@@ -105,9 +115,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
     elif isinstance(exc, DjangoValidationError):
-        exc = exceptions.ValidationError(
-            exc.message_dict if hasattr(exc, "error_dict") else {api_settings.NON_FIELD_ERRORS_KEY: exc.messages}
-        )
+        exc = exceptions.ValidationError(_django_error_detail(exc))
     elif isinstance(exc, (OperationalError, InterfaceError)):
         logger.warning("database unavailable: %s", exc)
         exc = ServiceUnavailable()

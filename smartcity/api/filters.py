@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
-from rest_framework.filters import OrderingFilter
+from rest_framework.filters import OrderingFilter, SearchFilter
 
 # Parameters every list understands besides its filters.
 GENERIC_PARAMS = {"page", "page_size", "format"}
@@ -57,3 +57,10 @@ class StrictOrderingFilter(OrderingFilter):
                     code="invalid_ordering",
                 )
         return super().get_ordering(request, queryset, view)
+
+
+class StrictSearchFilter(SearchFilter):
+    """``search`` appears in the spec only where the view searches (elsewhere it is an unknown parameter)."""
+
+    def get_schema_operation_parameters(self, view):
+        return super().get_schema_operation_parameters(view) if getattr(view, "search_fields", None) else []

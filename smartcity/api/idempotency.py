@@ -63,7 +63,12 @@ class IdempotentPostMixin:
     def dispatch(self, request, *args, **kwargs):
         if request.method == "POST" and request.headers.get(HEADER):
             with transaction.atomic():
-                return super().dispatch(request, *args, **kwargs)
+                response = super().dispatch(request, *args, **kwargs)
+                if response.status_code >= 400:
+                    # A refused request changed nothing and must leave no key behind: the client may
+                    # retry with the same key once it has fixed the problem.
+                    transaction.set_rollback(True)
+                return response
         return super().dispatch(request, *args, **kwargs)
 
     def initial(self, request, *args, **kwargs):
