@@ -1,0 +1,57 @@
+"""What a newcomer sees through the API after `bootstrap --demo`: the shipped facts, and their own scope."""
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from rest_framework.test import APIClient
+
+pytestmark = pytest.mark.django_db
+
+BATCH_2020 = {"510108", "510402", "510502", "510821", "511381", "511526", "511724", "511803", "511421", "513426"}
+
+
+@pytest.fixture
+def demo(tmp_path):
+    with open(tmp_path / "out.txt", "w") as out:
+        call_command("bootstrap", "--demo", stdout=out)
+
+
+def signed_in(username):
+    client = APIClient()
+    key = client.post("/api/v1/auth/token/", {"username": username, "password": settings.DEMO_PASSWORD},
+                      format="json").json()["key"]
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    return client
+
+
+def test_the_api_reports_the_programme_as_the_guideline_sets_it(demo):
+    api = signed_in("viewer")
+
+    programme = api.get("/api/v1/programmes/").json()["results"]
+    assert [(p["document_number"], p["goal_pilot_count"], p["goal_deadline"]) for p in programme] == [
+        ("川数字经济办〔2020〕3号", 30, "2022-12-31")]
+    tasks = api.get("/api/v1/tasks/").json()
+    assert tasks["count"] == 7
+    assert sum(len(t["subtasks"]) for t in tasks["results"]) == 17
+    assert api.get("/api/v1/subtasks/").json()["count"] == 17
+    assert api.get("/api/v1/prefectures/").json()["count"] == 21
+    real_2020 = api.get("/api/v1/pilots/", {"batch": 2020, "demo": "false", "page_size": 100}).json()
+    assert {p["code"] for p in real_2020["results"]} == BATCH_2020
+
+
+def test_a_demo_reporter_sees_exactly_its_prefectures_pilots(demo):
+    everyone = signed_in("viewer").get("/api/v1/pilots/", {"page_size": 100}).json()["results"]
+    chengdu = [p["code"] for p in everyone if p["prefecture"]["code"] == "510100"]
+
+    mine = signed_in("pref-510100").get("/api/v1/pilots/", {"page_size": 100}).json()
+
+    assert mine["count"] == len(chengdu) >= 1
+    assert sorted(p["code"] for p in mine["results"]) == sorted(chengdu)
+    assert "510108" in chengdu  # 成都市成华区, 2020 batch
+
+
+def test_demo_pilots_are_labelled_in_the_api(demo):
+    demo_pilots = signed_in("viewer").get("/api/v1/pilots/", {"demo": "true", "page_size": 100}).json()
+
+    assert demo_pilots["count"] == 20
+    assert all(p["demo_label"]["en"].startswith("Demo data") for p in demo_pilots["results"])
