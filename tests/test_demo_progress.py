@@ -63,3 +63,12 @@ def test_running_it_again_adds_nothing(demo_world):
 
     assert demo_progress_ensure(today=TODAY) == {"plan_items": 0, "milestones": 0, "reports": 0}
     assert ProgressReport.objects.count() == before
+
+
+def test_a_first_run_already_shows_completion_and_its_history(demo_world):
+    from pilots.models import CompletionRollup
+
+    province = CompletionRollup.objects.filter(scope="province", real_only=False)
+
+    assert province.filter(as_of=dt.date(2022, 12, 31)).exists()  # the programme deadline
+    assert province.values("as_of").distinct().count() >= 8  # quarter by quarter through 2022

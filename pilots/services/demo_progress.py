@@ -19,7 +19,7 @@ from django.utils import timezone
 from pilots.models import Milestone, Pilot, PlanItem, ProgressReport, ReportTransition
 from pilots.periods import Period, periods_between
 from pilots.services.reports import receipt_content
-from tasks_app.models import SubTask
+from tasks_app.models import Programme, SubTask
 
 State = ProgressReport.State
 Status = ProgressReport.Status
@@ -142,3 +142,20 @@ def _receipts_and_transitions(reports: list[ProgressReport]) -> None:
 
 def _local_noon(day: dt.date) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time(12, 0)))
+
+
+def demo_completion_history(*, today: dt.date | None = None) -> dict[str, int]:
+    """Compute the completion snapshots a first run shows: each quarter end up to the programme
+    deadline, each year end after it, and today — so the dashboard has a history before the first
+    nightly job. Idempotent (the recompute upserts)."""
+    from pilots.services.completion import completion_recompute_all
+
+    today = today or timezone.localdate()
+    deadline = max(Programme.objects.values_list("goal_deadline", flat=True), default=today)
+    first = Pilot.objects.order_by("designated_on").values_list("designated_on", flat=True).first() or today
+    dates = {period.end for period in periods_between(first, min(deadline, today)) if period.end <= today}
+    dates |= {dt.date(year, 12, 31) for year in range(deadline.year + 1, today.year)}
+    dates.add(today)
+    for as_of in sorted(dates):
+        completion_recompute_all(as_of=as_of)
+    return {"snapshot_dates": len(dates)}

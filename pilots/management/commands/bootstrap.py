@@ -15,7 +15,7 @@ from django.core.management.base import BaseCommand
 
 from pilots.models import Organisation
 from pilots.services.demo import DEMO_PROGRAMME_CODE, demo_accounts_ensure, demo_pilots_ensure
-from pilots.services.demo_progress import demo_progress_ensure
+from pilots.services.demo_progress import demo_completion_history, demo_progress_ensure
 from pilots.services.registry import organisations_ensure, registry_load_pilots, registry_load_prefectures
 from smartcity.audit import ChangeContext
 from smartcity.schedules import schedules_install
@@ -61,6 +61,7 @@ class Command(BaseCommand):
         self.step("演示账号 / demo accounts", demo_accounts_ensure(password=password, context=context))
         self.step(f"演示试点 / demo pilots ({DEMO_PROGRAMME_CODE})", demo_pilots_ensure(context=context))
         self.step("演示进展 / demo plans and reports", demo_progress_ensure())
+        self.step("完成率 / completion snapshots", demo_completion_history())
         offices = Organisation.objects.filter(kind=Organisation.Kind.PREFECTURE).select_related("prefecture")
         reporters = ", ".join(f"pref-{office.prefecture.code}" for office in offices)
         self.stdout.write(
