@@ -107,6 +107,19 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+AUTHENTICATION_BACKENDS = ["smartcity.auth.lockout.LockoutModelBackend"]
+LOGIN_LOCKOUT_THRESHOLD = env_int("LOGIN_LOCKOUT_THRESHOLD", 5)  # failed sign-ins per name and address…
+LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 15 * 60)  # …within this window lock both out for it
+
+# Rate limits and lockout counts live in the cache: set CACHE_URL to Redis when several web
+# processes run, or each counts on its own.
+CACHE_URL = env_str("CACHE_URL", "")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    if CACHE_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -152,7 +165,9 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-LOGIN_URL = "admin:login"
+LOGIN_URL = "login"  # the dashboard's sign-in page (/accounts/login/)
+LOGIN_REDIRECT_URL = "/dashboard/"
+LOGOUT_REDIRECT_URL = "login"
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 1024)
 EVIDENCE_MAX_BYTES = env_int("EVIDENCE_MAX_BYTES", 20 * 1024 * 1024)
 
@@ -216,6 +231,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "smartcity.api.schema.SmartcityAutoSchema",
     "EXCEPTION_HANDLER": "smartcity.api.errors.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "smartcity.api.throttling.TokenRateThrottle",
+        "smartcity.api.throttling.AddressRateThrottle",
+    ],
+    # Client addresses come from REMOTE_ADDR unless NUM_PROXIES trusted proxies add X-Forwarded-For.
+    "NUM_PROXIES": env_int("NUM_PROXIES", 0),
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
@@ -225,6 +246,10 @@ if DEBUG:
 API_TOKEN_DEFAULT_TTL_DAYS = env_int("API_TOKEN_DEFAULT_TTL_DAYS", 30)
 API_TOKEN_MAX_TTL_DAYS = env_int("API_TOKEN_MAX_TTL_DAYS", 365)
 API_MAX_PAGE_SIZE = 500
+API_RATE_LIMITS = {
+    "token": env_str("API_RATE_PER_TOKEN", "1200/min") or None,
+    "ip": env_str("API_RATE_PER_IP", "3000/min") or None,
+}
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "smartcity-tracker API",
@@ -245,6 +270,9 @@ SPECTACULAR_SETTINGS = {
         "PilotStateEnum": "pilots.models.registry.Pilot.State",
         "ReportStateEnum": "pilots.models.reports.ProgressReport.State",
         "ReportStatusEnum": "pilots.models.reports.ProgressReport.Status",
+        "ReminderKindEnum": "pilots.models.reminders.ReminderKind",
+        "ReminderLevelEnum": "pilots.models.reminders.ReminderLevel",
+        "WebhookEventEnum": "pilots.models.webhooks.WebhookEvent",
     },
 }
 

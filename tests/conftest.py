@@ -234,3 +234,12 @@ def celery_worker_process(request, django_db_setup, tmp_path_factory):
         yield worker
     finally:
         _stop(process)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Rate-limit and lockout counters live in the cache: each test starts with none."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield

@@ -14,6 +14,7 @@ _ERROR_DESCRIPTIONS = {
     "401": "No credentials, or a token that is unknown, expired or revoked.",
     "403": "Authenticated, but this role or token may not perform this action.",
     "404": "No such object, or it lies outside the caller's scope (another prefecture's data).",
+    "429": "Too many requests for this token or address, or too many failed sign-ins; see Retry-After.",
 }
 
 
@@ -38,6 +39,7 @@ class SmartcityAutoSchema(AutoSchema):
             statuses += ["401", "403"]
         if "{" in self.path:
             statuses.append("404")
+        statuses.append("429")
         for code in statuses:
             if code not in responses:
                 responses[code] = self._get_response_for_code(

@@ -4,13 +4,14 @@ from django.contrib.auth import authenticate
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
-from rest_framework.exceptions import AuthenticationFailed, ValidationError
+from rest_framework.exceptions import AuthenticationFailed, Throttled, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from smartcity.api.errors import ErrorSerializer
 from smartcity.api.serializers import ApiTokenSerializer, IssuedTokenSerializer, TokenRequestSerializer
 from smartcity.audit import ChangeContext
+from smartcity.auth.lockout import locked_out_for
 from smartcity.auth.access import PUBLIC, SIGNED_IN, Role, actor_from_user, actor_for
 from smartcity.auth.services import token_issue, token_revoke
 from smartcity.models import ApiToken
@@ -54,6 +55,10 @@ class TokenObtainView(APIView):
         params = TokenRequestSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         data = params.validated_data
+        wait = locked_out_for(data["username"], request)
+        if wait:
+            raise Throttled(wait=wait, detail=_("Too many failed sign-ins; try again in %(minutes)s minutes.")
+                            % {"minutes": (wait + 59) // 60})
         user = authenticate(request, username=data["username"], password=data["password"])
         if user is None or not user.is_active:
             raise AuthenticationFailed(_("Wrong username or password."), code="bad_credentials")
