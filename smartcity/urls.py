@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.utils.translation import gettext as _
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
@@ -20,12 +22,15 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("dashboard/", include("pilots.dashboard.urls")),
+    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
 ]
 
 
 def handler404(request, exception=None):
     if request.path.startswith("/api/"):
-        return json_error_response(404, "not_found", "No such endpoint.")
+        return json_error_response(404, "not_found", _("No such endpoint."))
     from django.views.defaults import page_not_found
 
     return page_not_found(request, exception)
@@ -33,7 +38,7 @@ def handler404(request, exception=None):
 
 def handler500(request):
     if request.path.startswith("/api/"):
-        return json_error_response(500, "server_error", "Internal error; it has been logged with this request ID.")
+        return json_error_response(500, "server_error", _("Internal error; it has been logged with this request ID."))
     from django.views.defaults import server_error
 
     return server_error(request)

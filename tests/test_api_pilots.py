@@ -133,7 +133,7 @@ def test_an_anonymous_caller_is_asked_to_authenticate(two_prefectures):
 
 
 def test_a_user_without_an_organisation_is_refused(two_prefectures):
-    response = client_for(UserFactory()).get(URL)
+    response = client_for(UserFactory()).get(URL, HTTP_ACCEPT_LANGUAGE="en")
 
     assert response.status_code == 403
     assert "organisation" in response.json()["detail"]

@@ -304,7 +304,7 @@ def test_readers_read_plans_but_change_nothing(world, who):
     assert client.get(PLANS).json()["count"] == 1
     assert client.get(f"{PLANS}{item['id']}/").status_code == 200
     responses = [
-        client.post(PLANS, plan(world, subtask="T4.2"), format="json"),
+        client.post(PLANS, plan(world, subtask="T4.2"), format="json", HTTP_ACCEPT_LANGUAGE="en"),
         client.patch(f"{PLANS}{item['id']}/", {"kpi_name": "x"}, format="json", HTTP_IF_MATCH=item["etag"]),
         client.delete(f"{PLANS}{item['id']}/", HTTP_IF_MATCH=item["etag"]),
         client.post(MILESTONES, milestone(item, due_on="2021-09-30", target_percent="40.0"), format="json"),

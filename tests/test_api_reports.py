@@ -245,7 +245,8 @@ def test_an_office_cannot_approve_its_own_report(world):
 def test_a_read_only_token_files_nothing(world):
     reporter = member("reporter", chengdu_office_of(world))
 
-    response = client_for(reporter, can_write=False).post(URL, filing(world), format="json")
+    response = client_for(reporter, can_write=False).post(URL, filing(world), format="json",
+                                                          HTTP_ACCEPT_LANGUAGE="en")
 
     assert response.status_code == 403
     assert response.json()["detail"] == "This token is read-only."

@@ -5,6 +5,7 @@ import io
 from decimal import Decimal
 
 import pytest
+from django.utils import translation
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from openpyxl import Workbook, load_workbook
@@ -185,7 +186,7 @@ def test_status_takes_the_chinese_label_or_the_code(text, code):
     ("a.csv", "报告\n写点什么\n".encode(), "Row 1 must be the header row"),
 ])
 def test_a_file_that_is_not_a_report_sheet_is_refused_on_file(name, content, says):
-    with pytest.raises(ValidationError) as excinfo:
+    with pytest.raises(ValidationError) as excinfo, translation.override("en"):
         read_rows(content, name)
 
     assert set(excinfo.value.message_dict) == {"file"}

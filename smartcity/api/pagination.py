@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from django.conf import settings
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
@@ -13,7 +14,7 @@ class StrictPageNumberPagination(PageNumberPagination):
     """Page-number pagination with a total count; an impossible page size is an error, not a silent clamp."""
 
     page_size_query_param = "page_size"
-    page_size_query_description = _("Number of results per page (1–%(max)s).") % {"max": settings.API_MAX_PAGE_SIZE}
+    page_size_query_description = format_lazy(_("Number of results per page (1–{max})."), max=settings.API_MAX_PAGE_SIZE)
     max_page_size = settings.API_MAX_PAGE_SIZE
 
     def get_page_size(self, request):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
@@ -18,7 +19,7 @@ class TokenRequestSerializer(serializers.Serializer):
     )
     expires_in_days = serializers.IntegerField(
         required=False, min_value=1, max_value=settings.API_TOKEN_MAX_TTL_DAYS,
-        help_text=_("Lifetime in days; defaults to %(days)s.") % {"days": settings.API_TOKEN_DEFAULT_TTL_DAYS},
+        help_text=format_lazy(_("Lifetime in days; defaults to {days}."), days=settings.API_TOKEN_DEFAULT_TTL_DAYS),
     )
 
 
