@@ -1,5 +1,12 @@
 # syntax=docker/dockerfile:1
 # One image for web, worker and beat (docker-compose.yml picks the command).
+
+# The dashboard's charting library comes from the npm registry, pinned by package-lock.json.
+FROM node:20-slim AS assets
+WORKDIR /build
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+
 FROM python:3.11-slim
 
 # PYTHONPATH: gunicorn, celery and manage.py all import the source tree in /app (with its templates,
@@ -20,6 +27,7 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
  && rm /tmp/requirements.txt
 
 COPY . .
+COPY --from=assets /build/node_modules/echarts/dist/echarts.min.js pilots/static/vendor/echarts/echarts.min.js
 RUN pip install --no-deps -c requirements.lock . \
  && DEBUG=false SECRET_KEY=collectstatic-at-build-time-only-never-used-to-serve-requests \
         python manage.py collectstatic --noinput \

@@ -14,13 +14,23 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 MANAGE := $(PY) manage.py
 PYTEST_ARGS ?=
+ECHARTS := pilots/static/vendor/echarts/echarts.min.js
 
 .PHONY: help install run test lock schema check-deploy clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
-install: $(STAMP)  ## Create .venv and install the project with its test tools, pinned by requirements.lock
+install: $(STAMP) $(ECHARTS)  ## Create .venv and install the project with its test tools, pinned by requirements.lock
+
+# The dashboard's charts: Apache ECharts from npm (package-lock.json pins it), served by whitenoise.
+# A machine with only Python still runs everything: the dashboard then shows its tables, not charts.
+$(ECHARTS): package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --no-audit --no-fund && mkdir -p $(@D) && cp node_modules/echarts/dist/echarts.min.js $@; \
+	else \
+	  echo "note: npm not found; the dashboard will show tables instead of charts (install Node.js for charts)"; \
+	fi
 
 # Re-runs only when the dependencies change; the stamp records a complete install.
 $(STAMP): pyproject.toml requirements.lock

@@ -1,0 +1,422 @@
+/* The dashboard's only script (no inline scripts, so that a strict Content-Security-Policy works).
+ *
+ * Every figure is read from the JSON API the integrators use (/api/v1/completion/…, /api/v1/pilots/…,
+ * /api/v1/reports/…), with the session cookie; nothing is computed here beyond sorting and layout.
+ * Every chart has a <table> with the same numbers, and is keyboard reachable (tabindex, aria-label).
+ */
+(function () {
+  "use strict";
+
+  var body = document.body;
+  var LANG = body.dataset.lang === "en" ? "en" : "zh";
+  var REAL_ONLY = body.dataset.realOnly === "true";
+  var CAN_REVIEW = body.dataset.canReview === "true";
+
+  var BEHIND_LIMIT = 25;  // the most urgent; the full list is in the report export
+
+  var T = {
+    zh: {
+      completion: "完成率(%)", planned: "计划(%)", variance: "偏差(百分点)", status: "进度状态",
+      designated: "已认定试点", accepted: "已验收试点", projected: "预计按期完成", asOf: "数据截至",
+      pilots: "试点数", noReport: "无已审核报告", prefecture: "市(州)", task: "重点任务", department: "责任部门",
+      pilot: "试点", subtask: "子任务", approved: "已审核(%)", pending: "待审核(%)", date: "日期",
+      period: "季度", revision: "版本", state: "审核状态", percent: "进度(%)", actions: "操作",
+      approve: "通过", giveBack: "退回", returnComment: "退回原因(必填):", title: "名称", due: "截止日期",
+      target: "目标(%)", none: "暂无数据", loading: "正在加载…", loaded: "已加载", error: "加载失败:",
+      forecast: "预计完成日期", showing: function (n, m) { return "显示最紧急的 " + n + " 项,共 " + m + " 项。"; }, demo: "演示 / demo", overall: "总体", goalOf: "目标",
+      states: {draft: "草稿", submitted: "已提交", approved: "已通过", returned: "已退回"},
+      sched: {ahead: "超前", on_track: "正常", behind: "滞后", critical: "严重滞后"}
+    },
+    en: {
+      completion: "Completion (%)", planned: "Planned (%)", variance: "Variance (points)", status: "Status",
+      designated: "Designated pilots", accepted: "Accepted pilots", projected: "Projected complete by deadline",
+      asOf: "As of", pilots: "Pilots", noReport: "No approved report", prefecture: "Prefecture", task: "Task",
+      department: "Department", pilot: "Pilot", subtask: "Sub-task", approved: "Approved (%)",
+      pending: "Pending (%)", date: "Date", period: "Quarter", revision: "Revision", state: "Review state",
+      percent: "Percent", actions: "Actions", approve: "Approve", giveBack: "Return",
+      returnComment: "Why is it returned (required):", title: "Title", due: "Due", target: "Target (%)",
+      none: "No data yet", loading: "Loading…", loaded: "Loaded", error: "Could not load:",
+      forecast: "Projected completion",
+      showing: function (n, m) { return "The " + n + " most urgent of " + m + "."; }, demo: "演示 / demo", overall: "Overall", goalOf: "goal",
+      states: {draft: "draft", submitted: "submitted", approved: "approved", returned: "returned"},
+      sched: {ahead: "ahead", on_track: "on track", behind: "behind", critical: "critical"}
+    }
+  }[LANG];
+
+  // --- Small helpers ------------------------------------------------------------------------------
+
+  function name(obj) {
+    if (!obj) return "";
+    return (LANG === "en" ? obj.name_en : obj.name_zh) || obj.name_zh || obj.code || "";
+  }
+
+  function num(value) {
+    return value === null || value === undefined || value === "" ? null : Number(value);
+  }
+
+  function fmt(value) {
+    var n = num(value);
+    return n === null ? "—" : n.toFixed(1);
+  }
+
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (key) {
+      if (key === "text") node.textContent = attrs[key];
+      else if (key === "className") node.className = attrs[key];
+      else node.setAttribute(key, attrs[key]);
+    });
+    (children || []).forEach(function (child) {
+      node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
+    });
+    return node;
+  }
+
+  function demoBadge() {
+    return el("span", {className: "badge demo", title: "演示数据,非正式认定 / Demo data, not an official designation",
+      text: T.demo});
+  }
+
+  function withParams(url, params) {
+    var query = Object.keys(params).filter(function (k) { return params[k] !== undefined && params[k] !== null; })
+      .map(function (k) { return encodeURIComponent(k) + "=" + encodeURIComponent(params[k]); }).join("&");
+    return query ? url + (url.indexOf("?") >= 0 ? "&" : "?") + query : url;
+  }
+
+  function csrfToken() {
+    var input = document.querySelector("input[name=csrfmiddlewaretoken]");
+    return input ? input.value : "";
+  }
+
+  function api(url, options) {
+    options = options || {};
+    var headers = {"Accept": "application/json"};
+    Object.keys(options.headers || {}).forEach(function (k) { headers[k] = options.headers[k]; });
+    if (options.method && options.method !== "GET") {
+      headers["X-CSRFToken"] = csrfToken();
+      headers["Content-Type"] = "application/json";
+    }
+    return fetch(url, {method: options.method || "GET", credentials: "same-origin", headers: headers,
+      body: options.body ? JSON.stringify(options.body) : undefined})
+      .then(function (response) {
+        if (response.status === 404 && options.allow404) return null;
+        return response.json().then(function (data) {
+          if (!response.ok) {
+            var error = new Error((data && data.detail) || response.statusText);
+            error.status = response.status;
+            throw error;
+          }
+          return data;
+        });
+      });
+  }
+
+  function list(url, params) {  // one page of up to 500 rows is every row these lists have
+    params = params || {};
+    params.page_size = 500;
+    return api(withParams(url, params)).then(function (data) { return data.results; });
+  }
+
+  function snapshot() { return REAL_ONLY ? {real_only: "true"} : {}; }
+
+  function table(containerId, headers, rows) {
+    var container = document.getElementById(containerId);
+    if (!container) return;
+    container.textContent = "";
+    if (!rows.length) { container.appendChild(el("p", {className: "empty", text: T.none})); return; }
+    var head = el("tr", {}, headers.map(function (h) { return el("th", {scope: "col", text: h}); }));
+    var bodyRows = rows.map(function (row) {
+      return el("tr", {}, row.map(function (cell) {
+        if (cell instanceof Node) return el("td", {}, [cell]);
+        if (Array.isArray(cell)) return el("td", {}, cell);
+        return el("td", {text: cell === null || cell === undefined ? "—" : String(cell)});
+      }));
+    });
+    container.appendChild(el("table", {}, [el("thead", {}, [head]), el("tbody", {}, bodyRows)]));
+  }
+
+  var charts = [];
+
+  function chart(id, option, onClick) {
+    var node = document.getElementById(id);
+    if (!node || !window.echarts) return null;
+    var instance = window.echarts.init(node, null, {renderer: "canvas"});
+    option.animation = false;
+    option.aria = {enabled: true};
+    instance.setOption(option);
+    if (onClick) instance.on("click", onClick);
+    charts.push(instance);
+    return instance;
+  }
+
+  window.addEventListener("resize", function () { charts.forEach(function (c) { c.resize(); }); });
+
+  function barOption(labels, values, max) {
+    return {
+      grid: {left: 8, right: 16, top: 24, bottom: 8, containLabel: true},
+      tooltip: {trigger: "axis"},
+      xAxis: {type: "category", data: labels, axisLabel: {interval: 0, rotate: labels.length > 8 ? 40 : 0}},
+      yAxis: {type: "value", min: 0, max: max || 100, name: T.completion},
+      series: [{type: "bar", data: values, label: {show: labels.length <= 12, position: "top"}}]
+    };
+  }
+
+  function historyChart(id, rows) {
+    chart(id, {
+      grid: {left: 8, right: 16, top: 40, bottom: 8, containLabel: true},
+      tooltip: {trigger: "axis"},
+      legend: {top: 0, data: [T.completion, T.planned]},
+      xAxis: {type: "category", data: rows.map(function (r) { return r.as_of; })},
+      yAxis: {type: "value", min: 0, max: 100},
+      series: [
+        {name: T.completion, type: "line", data: rows.map(function (r) { return num(r.completion); })},
+        {name: T.planned, type: "line", lineStyle: {type: "dashed"}, data: rows.map(function (r) { return num(r.planned); })}
+      ]
+    });
+    table(id + "-table", [T.asOf, T.completion, T.planned, T.variance],
+      rows.map(function (r) { return [r.as_of, fmt(r.completion), fmt(r.planned), fmt(r.variance)]; }));
+  }
+
+  function kpis(containerId, items) {
+    var container = document.getElementById(containerId);
+    container.textContent = "";
+    items.forEach(function (item) {
+      container.appendChild(el("div", {className: "kpi"}, [
+        el("span", {className: "kpi-value", text: item[1]}), el("span", {className: "kpi-label", text: item[0]})
+      ]));
+    });
+  }
+
+  function sched(status) { return status ? (T.sched[status] || status) : "—"; }
+
+  function pilotLink(pilot) {
+    var parts = [el("a", {href: withParams("/dashboard/pilots/" + pilot.id + "/", snapshot()), text: name(pilot)})];
+    if (pilot.is_demo) { parts.push(" "); parts.push(demoBadge()); }
+    return parts;
+  }
+
+  // --- Pilot × task heatmap and the behind-schedule list (overview and prefecture pages) ------------
+
+  function pilotsSection(filters) {
+    var params = {};
+    Object.keys(filters).forEach(function (k) { params[k] = filters[k]; });
+    if (REAL_ONLY) params.demo = "false";
+    return list("/api/v1/pilots/", params).then(function (pilots) {
+      return Promise.all(pilots.map(function (pilot) {
+        return api(withParams("/api/v1/pilots/" + pilot.id + "/completion/", snapshot()), {allow404: true})
+          .then(function (figures) { return {pilot: pilot, figures: figures}; });
+      }));
+    }).then(function (entries) {
+      entries = entries.filter(function (e) { return e.figures; });
+      var tasks = [];
+      entries.forEach(function (e) {
+        e.figures.tasks.forEach(function (t) {
+          if (!tasks.some(function (x) { return x.code === t.task.code; })) tasks.push(t.task);
+        });
+      });
+      var pilotLabels = entries.map(function (e) { return name(e.pilot) + (e.pilot.is_demo ? " [演示]" : ""); });
+      var data = [];
+      entries.forEach(function (e, y) {
+        e.figures.tasks.forEach(function (t) {
+          var x = tasks.findIndex(function (task) { return task.code === t.task.code; });
+          data.push([x, y, num(t.figures.completion)]);
+        });
+      });
+      chart("chart-heatmap", {
+        grid: {left: 8, right: 16, top: 8, bottom: 56, containLabel: true},
+        tooltip: {position: "top"},
+        xAxis: {type: "category", data: tasks.map(function (t) { return t.code; })},
+        yAxis: {type: "category", data: pilotLabels, inverse: true},
+        visualMap: {min: 0, max: 100, calculable: true, orient: "horizontal", left: "center", bottom: 0},
+        series: [{type: "heatmap", data: data, label: {show: true}}]
+      }, function (params) {
+        var entry = entries[params.value[1]];
+        if (entry) window.location.href = withParams("/dashboard/pilots/" + entry.pilot.id + "/", snapshot());
+      });
+      var heat = document.getElementById("chart-heatmap");
+      if (heat) heat.style.height = Math.max(240, 28 * entries.length + 100) + "px";
+      charts.forEach(function (c) { c.resize(); });
+      table("chart-heatmap-table", [T.pilot, T.overall].concat(tasks.map(function (t) { return t.code + " " + name(t); })),
+        entries.map(function (e) {
+          return [pilotLink(e.pilot), fmt(e.figures.figures.completion)].concat(tasks.map(function (task) {
+            var t = e.figures.tasks.find(function (x) { return x.task.code === task.code; });
+            return t ? fmt(t.figures.completion) : "—";
+          }));
+        }));
+
+      var behind = [];
+      entries.forEach(function (e) {
+        e.figures.tasks.forEach(function (t) {
+          t.subtasks.forEach(function (s) {
+            if (s.schedule_status === "behind" || s.schedule_status === "critical") {
+              behind.push({pilot: e.pilot, sub: s});
+            }
+          });
+        });
+      });
+      behind.sort(function (a, b) {  // most urgent first: critical before behind, then the largest shortfall
+        var rank = function (x) { return x.sub.schedule_status === "critical" ? 0 : 1; };
+        return rank(a) - rank(b) || num(a.sub.variance) - num(b.sub.variance);
+      });
+      var shown = behind.slice(0, BEHIND_LIMIT);
+      var count = document.getElementById("behind-count");
+      if (count) count.textContent = behind.length > BEHIND_LIMIT ? T.showing(shown.length, behind.length) : "";
+      table("behind-table", [T.pilot, T.subtask, T.approved, T.planned, T.variance, T.status],
+        shown.map(function (x) {
+          return [pilotLink(x.pilot), x.sub.subtask.code + " " + name(x.sub.subtask), fmt(x.sub.approved_percent),
+            fmt(x.sub.planned_percent), fmt(x.sub.variance), sched(x.sub.schedule_status)];
+        }));
+    });
+  }
+
+  // --- Pages ---------------------------------------------------------------------------------------
+
+  function overviewPage() {
+    var snap = snapshot();
+    return Promise.all([
+      api(withParams("/api/v1/completion/province/", snap), {allow404: true}).then(function (p) {
+        if (!p) { kpis("goal-kpis", [[T.none, "—"]]); return; }
+        kpis("goal-kpis", [
+          [T.designated, p.designated_count + " / " + p.goal],
+          [T.accepted, p.accepted_count + " / " + p.goal],
+          [T.projected, p.projected_complete_count + " / " + p.goal],
+          [T.completion, fmt(p.completion)], [T.planned, fmt(p.planned)], [T.asOf, p.as_of]
+        ]);
+      }),
+      list("/api/v1/completion/history/", Object.assign({scope: "province"}, snap)).then(function (rows) {
+        historyChart("chart-province-history", rows);
+      }),
+      list("/api/v1/completion/prefectures/", snap).then(function (rows) {
+        chart("chart-prefectures", barOption(rows.map(function (r) { return name(r.prefecture); }),
+          rows.map(function (r) { return num(r.completion); })), function (params) {
+          var row = rows[params.dataIndex];
+          if (row) window.location.href = withParams("/dashboard/prefectures/" + row.prefecture.code + "/", snap);
+        });
+        table("chart-prefectures-table", [T.prefecture, T.completion, T.planned, T.variance, T.pilots, T.noReport],
+          rows.map(function (r) {
+            return [el("a", {href: withParams("/dashboard/prefectures/" + r.prefecture.code + "/", snap),
+              text: name(r.prefecture)}), fmt(r.completion), fmt(r.planned), fmt(r.variance), r.pilot_count,
+              r.no_report_count];
+          }));
+      }),
+      list("/api/v1/completion/tasks/", snap).then(function (rows) {
+        chart("chart-tasks", barOption(rows.map(function (r) { return r.task.code; }),
+          rows.map(function (r) { return num(r.completion); })));
+        table("chart-tasks-table", [T.task, T.completion, T.planned, T.variance],
+          rows.map(function (r) { return [r.task.code + " " + name(r.task), fmt(r.completion), fmt(r.planned), fmt(r.variance)]; }));
+      }),
+      list("/api/v1/completion/departments/", snap).then(function (rows) {
+        chart("chart-departments", barOption(rows.map(function (r) { return name(r.department); }),
+          rows.map(function (r) { return num(r.completion); })));
+        table("chart-departments-table", [T.department, T.completion, T.planned, T.variance],
+          rows.map(function (r) { return [name(r.department), fmt(r.completion), fmt(r.planned), fmt(r.variance)]; }));
+      }),
+      pilotsSection({})
+    ]);
+  }
+
+  function prefecturePage() {
+    var code = body.dataset.prefecture;
+    var snap = snapshot();
+    return Promise.all([
+      list("/api/v1/completion/prefectures/", Object.assign({prefecture: code}, snap)).then(function (rows) {
+        var r = rows[0];
+        if (!r) { kpis("prefecture-kpis", [[T.none, "—"]]); return; }
+        kpis("prefecture-kpis", [[T.completion, fmt(r.completion)], [T.planned, fmt(r.planned)],
+          [T.variance, fmt(r.variance)], [T.pilots, r.pilot_count], [T.noReport, r.no_report_count], [T.asOf, r.as_of]]);
+      }),
+      list("/api/v1/completion/history/", Object.assign({scope: "prefecture", id: body.dataset.prefectureId}, snap))
+        .then(function (rows) { historyChart("chart-prefecture-history", rows); }),
+      pilotsSection({prefecture: code})
+    ]);
+  }
+
+  function reportsTable(pilotId) {
+    return list("/api/v1/reports/", {pilot: pilotId}).then(function (reports) {
+      table("reports-table", [T.subtask, T.period, T.revision, T.percent, T.state, T.actions],
+        reports.map(function (r) {
+          var actions = [];
+          if (CAN_REVIEW && r.state === "submitted") {
+            var approve = el("button", {type: "button", className: "approve", "data-report": r.id, text: T.approve});
+            var giveBack = el("button", {type: "button", className: "return", "data-report": r.id, text: T.giveBack});
+            approve.addEventListener("click", function () { review(r, "approve", {comment: ""}); });
+            giveBack.addEventListener("click", function () {
+              var comment = window.prompt(T.returnComment);
+              if (comment) review(r, "return", {comment: comment});
+            });
+            actions = [approve, " ", giveBack];
+          }
+          var state = [el("span", {className: "state state-" + r.state, text: T.states[r.state] || r.state})];
+          if (r.is_demo) { state.push(" "); state.push(demoBadge()); }
+          return [r.subtask.code + " " + name(r.subtask), r.period, r.revision, fmt(r.percent_complete), state, actions];
+        }));
+    });
+  }
+
+  function review(report, action, payload) {
+    setStatus(T.loading);
+    api("/api/v1/reports/" + report.id + "/" + action + "/", {method: "POST", body: payload,
+      headers: {"If-Match": report.etag}})
+      .then(function () { return reportsTable(body.dataset.pilot); })
+      .then(function () { setStatus(T.loaded); })
+      .catch(function (error) { setStatus(T.error + " " + error.message); });
+  }
+
+  function pilotPage() {
+    var id = body.dataset.pilot;
+    var snap = snapshot();
+    return Promise.all([
+      api(withParams("/api/v1/pilots/" + id + "/completion/", snap), {allow404: true}).then(function (p) {
+        if (!p) { kpis("pilot-kpis", [[T.none, "—"]]); return; }
+        kpis("pilot-kpis", [[T.completion, fmt(p.figures.completion)], [T.planned, fmt(p.figures.planned)],
+          [T.variance, fmt(p.figures.variance)], [T.status, sched(p.figures.schedule_status)],
+          [T.forecast, p.forecast.projected_completion_date || "—"], [T.asOf, p.figures.as_of]]);
+        var subs = [];
+        p.tasks.forEach(function (t) { t.subtasks.forEach(function (s) { subs.push(s); }); });
+        chart("chart-subtasks", {
+          grid: {left: 8, right: 16, top: 40, bottom: 8, containLabel: true},
+          tooltip: {trigger: "axis"},
+          legend: {top: 0, data: [T.approved, T.pending, T.planned]},
+          xAxis: {type: "category", data: subs.map(function (s) { return s.subtask.code; })},
+          yAxis: {type: "value", min: 0, max: 100},
+          series: [
+            {name: T.approved, type: "bar", data: subs.map(function (s) { return num(s.approved_percent); })},
+            {name: T.pending, type: "bar", data: subs.map(function (s) { return num(s.pending_percent); })},
+            {name: T.planned, type: "line", data: subs.map(function (s) { return num(s.planned_percent); })}
+          ]
+        });
+        table("chart-subtasks-table", [T.subtask, T.approved, T.pending, T.planned, T.variance, T.status],
+          subs.map(function (s) {
+            return [s.subtask.code + " " + name(s.subtask), fmt(s.approved_percent) + (s.approved_period ? " (" + s.approved_period + ")" : ""),
+              s.pending_percent === null ? "—" : fmt(s.pending_percent) + " (" + s.pending_period + ")",
+              fmt(s.planned_percent), fmt(s.variance), sched(s.schedule_status)];
+          }));
+      }),
+      list("/api/v1/completion/history/", Object.assign({scope: "pilot", id: id}, snap))
+        .then(function (rows) { historyChart("chart-pilot-history", rows); }),
+      reportsTable(id),
+      list("/api/v1/milestones/", {pilot: id}).then(function (rows) {
+        table("milestones-table", [T.subtask, T.title, T.due, T.target],
+          rows.map(function (m) { return [m.subtask, m.title, m.due_on, fmt(m.target_percent)]; }));
+      })
+    ]);
+  }
+
+  function setStatus(text) {
+    var node = document.getElementById("load-status");
+    if (node) node.textContent = text;
+  }
+
+  var pages = {overview: overviewPage, prefecture: prefecturePage, pilot: pilotPage};
+  var run = pages[body.dataset.page];
+  if (run) {
+    setStatus(T.loading);
+    run().then(function () {
+      setStatus(T.loaded);
+      body.dataset.loaded = "true";
+    }).catch(function (error) {
+      setStatus(T.error + " " + error.message);
+      body.dataset.loaded = "error";
+    });
+  }
+})();

@@ -1,0 +1,138 @@
+"""The dashboard in a real browser: headless Chromium (system package) driven by Playwright.
+
+The live server (pytest-django's ``live_server``) serves the demo data with its figures computed; the
+pages' JavaScript reads the same JSON API as the integrators, with the session cookie.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+
+import pytest
+from django.core.management import call_command
+from openpyxl import load_workbook
+
+from pilots.dashboard.browser import chromium, chromium_available, sign_in, wait_loaded
+from pilots.models import ProgressReport
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = os.environ.get("DEMO_PASSWORD", "demo-pass-2020")
+CHARTS_DRAWN = """ids => ids.map(id => {
+    const node = document.getElementById(id);
+    const instance = node && window.echarts.getInstanceByDom(node);
+    const canvas = node && node.querySelector('canvas');
+    return {id, instance: !!instance, width: canvas ? canvas.width : 0, height: canvas ? canvas.height : 0,
+            data: canvas ? canvas.toDataURL().length : 0, tabindex: node && node.getAttribute('tabindex'),
+            label: node && node.getAttribute('aria-label')};
+})"""
+
+
+@pytest.fixture
+def demo(transactional_db, settings):
+    if not chromium_available():
+        if os.environ.get("REQUIRE_SERVICES", "").lower() in {"1", "true", "yes", "on"}:
+            pytest.fail("REQUIRE_SERVICES=1: /usr/bin/chromium is missing (apt-get install -y chromium)")
+        pytest.skip("/usr/bin/chromium is missing: apt-get install -y chromium")
+    call_command("bootstrap", "--demo", verbosity=0)
+    call_command("recompute_completion", verbosity=0)
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM reads are still synchronous.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with chromium() as browser:
+        yield browser
+
+
+def _page(browser, live_server):
+    context = browser.new_context(locale="zh-CN", accept_downloads=True, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.errors = []
+    page.on("console", lambda message: page.errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    return page
+
+
+def _assert_charts_drawn(page, ids):
+    for chart in page.evaluate(CHARTS_DRAWN, ids):
+        assert chart["instance"], chart
+        assert chart["width"] > 0 and chart["height"] > 0 and chart["data"] > 5000, chart
+        assert chart["tabindex"] == "0" and chart["label"], chart
+
+
+def test_the_province_reads_drills_down_approves_and_exports(demo, browser, live_server):
+    page = _page(browser, live_server)
+    sign_in(page, live_server.url, "province", PASSWORD)
+
+    assert page.url == f"{live_server.url}/dashboard/"
+    assert page.text_content("h1") == "全省总览"
+    _assert_charts_drawn(page, ["chart-province-history", "chart-prefectures", "chart-tasks", "chart-departments",
+                                "chart-heatmap"])
+    assert "/ 30" in page.text_content("#goal-kpis")
+    # Every chart has its table, with the figures of the same API.
+    assert page.locator("#chart-prefectures-table tbody tr").count() == 21
+    assert page.locator("#behind-table tbody tr").count() >= 1
+    assert page.locator("#chart-heatmap-table .badge.demo").count() >= 1  # demo pilots are marked
+
+    # The export of the prefecture table opens in openpyxl.
+    with page.expect_download() as download_info:
+        page.click("#export-pref-xlsx")
+    download = download_info.value
+    assert re.fullmatch(r"prefecture-completion-\d{4}-\d{2}-\d{2}\.xlsx", download.suggested_filename)
+    with open(download.path(), "rb") as file:  # a temporary name without the .xlsx openpyxl wants
+        sheet = load_workbook(io.BytesIO(file.read())).active
+    assert sheet["A1"].value == "市(州)代码" and sheet.max_row == 22
+
+    # Demo data hidden: the heatmap shows real pilots only.
+    page.click("#real-only-toggle")
+    wait_loaded(page)
+    assert "real_only=true" in page.url
+    assert page.locator("#chart-heatmap-table .badge.demo").count() == 0
+    assert page.locator("#chart-heatmap-table tbody tr").count() == 10
+
+    # Drill down: a prefecture, then a pilot with a submitted report.
+    report = (ProgressReport.objects.filter(state=ProgressReport.State.SUBMITTED, is_current=True)
+              .select_related("pilot__prefecture").order_by("pk").first())
+    assert report is not None, "the demo data has a submitted report"
+    page.goto(f"{live_server.url}/dashboard/prefectures/{report.pilot.prefecture.code}/")
+    wait_loaded(page)
+    _assert_charts_drawn(page, ["chart-prefecture-history", "chart-heatmap"])
+    page.click("#chart-heatmap + details > summary")  # the table alternative of the heatmap
+    page.click(f"#chart-heatmap-table a[href^='/dashboard/pilots/{report.pilot_id}/']")
+    wait_loaded(page)
+    assert page.url.startswith(f"{live_server.url}/dashboard/pilots/{report.pilot_id}/")
+    _assert_charts_drawn(page, ["chart-subtasks", "chart-pilot-history"])
+
+    page.click(f"#reports-table button.approve[data-report='{report.pk}']")
+    page.wait_for_selector(f"#reports-table button.approve[data-report='{report.pk}']", state="detached")
+    report.refresh_from_db()
+    assert report.state == ProgressReport.State.APPROVED and report.reviewed_by.username == "province"
+
+    # The language switch.
+    page.click("button[name=language][value=en]")
+    wait_loaded(page)
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert page.text_content("#h-sub") == "Sub-tasks"
+
+    assert page.errors == []
+
+
+def test_a_prefecture_office_sees_its_own_prefecture_only(demo, browser, live_server):
+    page = _page(browser, live_server)
+    sign_in(page, live_server.url, "pref-510100", PASSWORD)
+
+    assert page.url == f"{live_server.url}/dashboard/prefectures/510100/"
+    _assert_charts_drawn(page, ["chart-prefecture-history", "chart-heatmap"])
+    page.click("#chart-heatmap + details > summary")
+    page.click("#chart-heatmap-table a[href^='/dashboard/pilots/']")
+    wait_loaded(page)
+    assert page.locator("#reports-table tbody tr").count() > 0
+    assert page.locator("#reports-table button.approve").count() == 0  # an office does not review
+    assert page.errors == []
+
+    response = page.goto(f"{live_server.url}/dashboard/prefectures/510500/")
+    assert response.status == 404
