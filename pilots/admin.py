@@ -98,3 +98,4 @@ class CompletionSettingsAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("programme", "ahead_above", "behind_below", "critical_below", "stalled_periods",
                     "ahead_of_plan_margin", "updated_at")
     readonly_fields = ("updated_at",)
+import pilots.admin_reminders  # noqa: E402,F401  (reminder rules, reminders, notifications)

@@ -8,6 +8,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from pilots.services.completion import completion_recompute_all, completion_recompute_pilot
+from pilots.services.webhooks import webhook_completion_watch
 
 
 @shared_task(name="pilots.recompute_pilot_completion", ignore_result=True)
@@ -17,7 +18,8 @@ def recompute_pilot_completion(pilot_id: int, as_of: str | None = None) -> dict[
     Sent through the outbox whenever a report of the pilot changes state. Idempotent.
     """
     day = dt.date.fromisoformat(as_of) if as_of else timezone.localdate()
-    return completion_recompute_pilot(pilot_id=pilot_id, as_of=day)
+    return webhook_completion_watch(pilot_id=pilot_id, as_of=day,
+                                    recompute=lambda: completion_recompute_pilot(pilot_id=pilot_id, as_of=day))
 
 
 @shared_task(name="pilots.recompute_all_completion", ignore_result=True)
@@ -25,3 +27,42 @@ def recompute_all_completion(as_of: str | None = None) -> dict[str, int]:
     """Every figure as of ``as_of`` (default today): the nightly snapshot. Idempotent."""
     day = dt.date.fromisoformat(as_of) if as_of else timezone.localdate()
     return completion_recompute_all(as_of=day)
+
+
+@shared_task(name="pilots.send_reminders", ignore_result=True)
+def send_reminders() -> dict:
+    """Record and deliver the reminders due now (every 15 minutes; the sweep decides whether it is time)."""
+    from pilots.services.reminders import reminders_sweep
+
+    return reminders_sweep()
+
+
+@shared_task(name="pilots.deliver_webhooks", bind=True, ignore_result=True)
+def deliver_webhooks(self, event: str, ref: dict, event_id: str) -> int:
+    """Record one delivery per subscription to ``event`` and send each (sent through the outbox). Idempotent."""
+    from pilots.services.webhooks import webhook_deliveries_record
+
+    ids = webhook_deliveries_record(event=event, ref=ref, event_id=event_id)
+    # The sends go to the queue this task came from (a worker may serve a queue other than the default).
+    queue = (self.request.delivery_info or {}).get("routing_key")
+    for delivery_id in ids:
+        send_webhook.apply_async((delivery_id,), **({"queue": queue} if queue else {}))
+    return len(ids)
+
+
+@shared_task(name="pilots.send_webhook", bind=True, ignore_result=True, max_retries=8,
+             autoretry_for=(Exception,), dont_autoretry_for=(), retry_backoff=30, retry_backoff_max=3600,
+             retry_jitter=True)
+def send_webhook(self, delivery_id: int) -> str:
+    """POST one delivery; a retryable failure is retried with exponential backoff (30 s … 1 h), 8 times."""
+    from pilots.services.webhooks import WebhookDeliveryError, webhook_give_up, webhook_send
+
+    try:
+        return webhook_send(delivery_id=delivery_id)
+    except WebhookDeliveryError as exc:
+        if not exc.retryable:
+            return f"failed: {exc}"
+        if self.request.retries >= self.max_retries:
+            webhook_give_up(delivery_id=delivery_id)
+            return f"gave up: {exc}"
+        raise

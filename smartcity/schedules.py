@@ -40,6 +40,13 @@ DEFAULT_SCHEDULES: list[dict[str, Any]] = [
         "task": "smartcity.relay_outbox",
         "interval": {"every": 30, "period": IntervalSchedule.SECONDS},
     },
+    {
+        # Reminders of overdue reports, milestones and reviews; the sweep itself decides if it is time
+        # (working days, from each rule's send hour) and never sends one twice.
+        "name": "reminders sweep",
+        "task": "pilots.send_reminders",
+        "interval": {"every": 15, "period": IntervalSchedule.MINUTES},
+    },
 ]
 
 _CRONTAB_FIELDS = ("minute", "hour", "day_of_week", "day_of_month", "month_of_year")

@@ -40,6 +40,7 @@ WRITERS = {"own_reporter", "other_reporter", "admin"}  # the role may write; sco
 REVIEWERS = {"reviewer", "admin"}
 PROVINCE = {"reviewer", "admin"}
 PUBLIC = set(ROLES)
+INTEGRATORS = {"integrator", "admin"}  # their own webhook subscriptions
 
 # route name → {method: roles allowed past the access check}; scoped routes hide 成都's objects from 泸州.
 MATRIX: dict[str, dict[str, set[str]]] = {
@@ -77,12 +78,23 @@ MATRIX: dict[str, dict[str, set[str]]] = {
     "completion-department-list": {"get": MEMBERS},
     "completion-history-list": {"get": MEMBERS},
     "completion-reporting-rate-list": {"get": MEMBERS},
+    "notification-list": {"get": SIGNED_IN},
+    "notification-detail": {"get": SIGNED_IN},
+    "notification-unread-count": {"get": SIGNED_IN},
+    "notification-read": {"post": SIGNED_IN},
+    "notification-read-all": {"post": SIGNED_IN},
+    "reminder-list": {"get": MEMBERS},
+    "reminder-detail": {"get": MEMBERS},
+    "overdue": {"get": MEMBERS},
+    "webhook-list": {"get": INTEGRATORS, "post": INTEGRATORS},
+    "webhook-detail": {"get": INTEGRATORS, "patch": INTEGRATORS, "delete": INTEGRATORS},
+    "webhook-deliveries": {"get": INTEGRATORS},
 }
 # Routes whose {pk} is an object of 成都市's: the other prefecture must get 404 even where its role may act.
 SCOPED_OBJECTS = {"pilot", "report", "plan", "milestone"}
 # Writes a read-only token may still make: obtaining a token needs none, and revoking one's own token
 # only ever reduces access.
-READ_ONLY_TOKEN_MAY = {"token-obtain", "token-detail"}
+READ_ONLY_TOKEN_MAY = {"token-obtain", "token-detail", "notification-read", "notification-read-all"}
 READ_METHODS = {"get", "head", "options"}
 
 

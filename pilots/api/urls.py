@@ -13,7 +13,9 @@ from pilots.api.completion import (
 )
 from pilots.api.plans import MilestoneViewSet, PlanItemViewSet
 from pilots.api.registry import PilotViewSet, PrefectureViewSet
+from pilots.api.reminders import NotificationViewSet, OverdueView, ReminderViewSet
 from pilots.api.reports import ReportViewSet
+from pilots.api.webhooks import WebhookSubscriptionViewSet
 
 router = SimpleRouter()
 router.register("prefectures", PrefectureViewSet, basename="prefecture")
@@ -21,6 +23,9 @@ router.register("pilots", PilotViewSet, basename="pilot")
 router.register("reports", ReportViewSet, basename="report")
 router.register("plans", PlanItemViewSet, basename="plan")
 router.register("milestones", MilestoneViewSet, basename="milestone")
+router.register("notifications", NotificationViewSet, basename="notification")
+router.register("reminders", ReminderViewSet, basename="reminder")
+router.register("webhooks", WebhookSubscriptionViewSet, basename="webhook")
 router.register("completion/prefectures", PrefectureCompletionViewSet, basename="completion-prefecture")
 router.register("completion/tasks", TaskCompletionViewSet, basename="completion-task")
 router.register("completion/departments", DepartmentCompletionViewSet, basename="completion-department")
@@ -30,6 +35,7 @@ router.register("completion/reporting-rates", ReportingRateViewSet, basename="co
 completion_urlpatterns = [
     path("pilots/<int:pk>/completion/", PilotCompletionView.as_view(), name="pilot-completion"),
     path("completion/province/", ProvinceCompletionView.as_view(), name="completion-province"),
+    path("overdue/", OverdueView.as_view(), name="overdue"),
 ]
 
 urlpatterns = [*bulk_urlpatterns, *completion_urlpatterns, *router.urls]  # bulk first: "reports/batch/" is no report id

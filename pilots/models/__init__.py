@@ -3,10 +3,14 @@ from pilots.models.completion import (
 )
 from pilots.models.plans import Milestone, PlanItem
 from pilots.models.registry import Membership, Organisation, Pilot, PilotQuerySet, PilotStateChange, Prefecture
+from pilots.models.reminders import Notification, Reminder, ReminderKind, ReminderLevel, ReminderRule
 from pilots.models.reports import ProgressReport, ReportAttachment, ReportTransition
+from pilots.models.webhooks import WebhookDelivery, WebhookEvent, WebhookSubscription
 
 __all__ = [
     "CompletionRollup", "CompletionSettings", "ReportingRate", "ScheduleStatus", "SubtaskCompletion",
     "Membership", "Milestone", "Organisation", "Pilot", "PilotQuerySet", "PilotStateChange", "PlanItem",
     "Prefecture", "ProgressReport", "ReportAttachment", "ReportTransition",
+    "Notification", "Reminder", "ReminderKind", "ReminderLevel", "ReminderRule",
+    "WebhookDelivery", "WebhookEvent", "WebhookSubscription",
 ]

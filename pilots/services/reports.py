@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from pilots.models import Pilot, ProgressReport, ReportTransition
 from pilots.periods import Period
+from pilots.services.webhooks import webhook_report_transition
 from smartcity.audit import ChangeContext, audit_record, snapshot
 from smartcity.concurrency import bump_version, lock_version
 from smartcity.exceptions import InvalidTransition
@@ -242,6 +243,7 @@ def _transition(report: ProgressReport, action: str, to_state: str, context: Cha
     _record(report, action, from_state, to_state, context, comment=comment)
     audit_record(context=context, action=action, instance=report, before=before, after=snapshot(report))
     _completion_changed(report)
+    webhook_report_transition(report=report, action=action)
     return report
 
 

@@ -17,6 +17,7 @@ from pilots.models import Organisation
 from pilots.services.demo import DEMO_PROGRAMME_CODE, demo_accounts_ensure, demo_pilots_ensure
 from pilots.services.demo_progress import demo_completion_history, demo_progress_ensure
 from pilots.services.registry import organisations_ensure, registry_load_pilots, registry_load_prefectures
+from pilots.services.reminders import reminder_rules_ensure
 from smartcity.audit import ChangeContext
 from smartcity.schedules import schedules_install
 from tasks_app.services import catalog_load_departments, catalog_load_programme
@@ -53,6 +54,7 @@ class Command(BaseCommand):
             self.step(f"试点 / pilots {path.name}", registry_load_pilots(data=read_fixture(path), context=context))
         self.step("机构 / organisations", organisations_ensure(context=context))
         self.step("定时任务 / schedules", schedules_install(context=context))
+        self.step("提醒规则 / reminder rules", reminder_rules_ensure(context=context))
         if demo:
             self.load_demo(context)
 

@@ -1,0 +1,70 @@
+"""Admin for reminder rules (editable, audited), reminders and webhook deliveries (read-only: delivery state
+and errors), webhook subscriptions (the secret is never shown) and notifications."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from pilots.models import Notification, Reminder, ReminderRule, WebhookDelivery, WebhookSubscription
+from smartcity.admin_audit import AuditedAdminMixin
+
+
+@admin.register(ReminderRule)
+class ReminderRuleAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    list_display = ("kind", "enabled", "grace_days", "due_soon_days", "repeat_every_working_days",
+                    "escalate_after_days", "send_hour")
+    list_editable = ("enabled",)
+
+
+@admin.register(Reminder)
+class ReminderAdmin(admin.ModelAdmin):
+    """What was sent to whom; a failed delivery shows its attempts and last error here."""
+
+    list_display = ("item_key", "kind", "level", "occurrence", "recipient", "sent_at", "attempts", "last_error",
+                    "failed_at")
+    list_filter = ("kind", "level", "channel", ("sent_at", admin.EmptyFieldListFilter),
+                   ("failed_at", admin.EmptyFieldListFilter))
+    search_fields = ("item_key", "recipient")
+    date_hierarchy = "occurrence"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ("user", "title", "created_at", "read_at")
+    list_filter = (("read_at", admin.EmptyFieldListFilter),)
+    search_fields = ("user__username", "title")
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(WebhookSubscription)
+class WebhookSubscriptionAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    list_display = ("owner", "url", "events", "active", "consecutive_failures", "disabled_at")
+    list_filter = ("active",)
+    search_fields = ("url", "owner__username")
+    fields = ("owner", "url", "events", "active", "consecutive_failures", "disabled_at")
+    readonly_fields = ("owner", "consecutive_failures", "disabled_at")
+
+    def has_add_permission(self, request):
+        return False  # created through the API, which shows the secret once
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = ("event", "subscription", "created_at", "attempts", "last_status", "last_error", "delivered_at",
+                    "failed_at")
+    list_filter = ("event", ("delivered_at", admin.EmptyFieldListFilter), ("failed_at", admin.EmptyFieldListFilter))
+    search_fields = ("event_id", "subscription__url")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

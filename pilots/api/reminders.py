@@ -1,0 +1,215 @@
+"""Notifications (one's own inbox), reminders sent (to one's organisation) and what is overdue now."""
+
+from __future__ import annotations
+
+import django_filters
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import generics, mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+
+from pilots.api.common import PilotBriefSerializer, SubTaskBriefSerializer
+from pilots.models import Notification, Pilot, Prefecture, Reminder, ReminderKind, ReminderLevel
+from pilots.services.reminders import overdue_now
+from smartcity.api.idempotency import IdempotentPostMixin
+from smartcity.api.viewsets import ScopedReadOnlyViewSet, ScopedViewSetMixin
+from smartcity.auth.access import SIGNED_IN, actor_for
+
+# --- Notifications --------------------------------------------------------------------------------
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Notification
+        fields = ["id", "title", "body", "link", "created_at", "read_at"]
+        read_only_fields = fields
+
+
+class NotificationFilterSet(django_filters.FilterSet):
+    unread = django_filters.BooleanFilter(field_name="read_at", lookup_expr="isnull", label="Only unread (true) or read (false).")
+
+    class Meta:
+        model = Notification
+        fields = ["unread"]
+
+
+class UnreadCountSerializer(serializers.Serializer):
+    unread = serializers.IntegerField()
+
+
+class MarkedReadSerializer(serializers.Serializer):
+    marked = serializers.IntegerField(help_text="How many notifications this call marked read.")
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List your notifications",
+                       description="Your own in-app notifications, newest first; nobody sees anyone else's."),
+    retrieve=extend_schema(summary="Show one of your notifications"),
+)
+class NotificationViewSet(IdempotentPostMixin, ScopedViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                          viewsets.GenericViewSet):
+    serializer_class = NotificationSerializer
+    queryset = Notification.objects.all()
+    filterset_class = NotificationFilterSet
+    ordering_fields = ["created_at"]
+    access_rules = {"list": SIGNED_IN, "retrieve": SIGNED_IN, "unread_count": SIGNED_IN, "read": SIGNED_IN,
+                    "read_all": SIGNED_IN, "*read": SIGNED_IN}
+
+    @extend_schema(summary="Count your unread notifications", responses={200: UnreadCountSerializer},
+                   filters=False)
+    @action(detail=False, methods=["get"], url_path="unread-count", filter_backends=[], pagination_class=None)
+    def unread_count(self, request):
+        return Response({"unread": self.get_queryset().filter(read_at__isnull=True).count()})
+
+    @extend_schema(summary="Mark one notification read", request=None, responses={200: NotificationSerializer},
+                   description="Idempotent: a notification already read keeps its first read time.")
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def read(self, request, pk=None):
+        notification = self.get_object()
+        Notification.objects.filter(pk=notification.pk, read_at__isnull=True).update(read_at=timezone.now())
+        notification.refresh_from_db()
+        return Response(self.get_serializer(notification).data)
+
+    @extend_schema(summary="Mark all your notifications read", request=None, responses={200: MarkedReadSerializer},
+                   filters=False)
+    @action(detail=False, methods=["post"], url_path="read-all", filter_backends=[], pagination_class=None)
+    def read_all(self, request):
+        marked = self.get_queryset().filter(read_at__isnull=True).update(read_at=timezone.now())
+        return Response({"marked": marked}, status=status.HTTP_200_OK)
+
+
+# --- Reminders sent -------------------------------------------------------------------------------
+
+
+class ReminderSerializer(serializers.ModelSerializer):
+    pilot = PilotBriefSerializer(read_only=True)
+    subtask = SubTaskBriefSerializer(read_only=True)
+    organisation = serializers.SlugRelatedField(slug_field="code", read_only=True)
+
+    class Meta:
+        model = Reminder
+        fields = ["id", "item_key", "kind", "level", "occurrence", "channel", "recipient", "organisation", "pilot",
+                  "subtask", "period", "report", "milestone", "due_on", "link", "created_at", "sent_at",
+                  "attempts", "last_error", "failed_at"]
+        read_only_fields = fields
+
+
+class ReminderFilterSet(django_filters.FilterSet):
+    prefecture = django_filters.CharFilter(field_name="pilot__prefecture__code", label="Prefecture code.")
+    sent = django_filters.BooleanFilter(field_name="sent_at", lookup_expr="isnull", exclude=True,
+                                        label="Sent (true) or not yet (false).")
+
+    class Meta:
+        model = Reminder
+        fields = ["kind", "level", "channel", "pilot", "period", "occurrence", "prefecture", "sent"]
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List reminders sent",
+                       description="Reminders sent to the caller's organisation; province-wide roles see all."),
+    retrieve=extend_schema(summary="Show one reminder"),
+)
+class ReminderViewSet(ScopedReadOnlyViewSet):
+    serializer_class = ReminderSerializer
+    # pilot, subtask, organisation: the serializer's nested fields
+    queryset = Reminder.objects.select_related("pilot__prefecture", "subtask__task", "organisation")
+    filterset_class = ReminderFilterSet
+    ordering_fields = ["occurrence", "due_on", "sent_at"]
+
+
+# --- Overdue now ----------------------------------------------------------------------------------
+
+
+class OverdueEntrySerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=ReminderKind.choices, source="item.kind")
+    level = serializers.ChoiceField(choices=ReminderLevel.choices)
+    occurrence = serializers.DateField()
+    item_key = serializers.CharField(source="item.key")
+    pilot = PilotBriefSerializer(source="item.pilot")
+    subtask = SubTaskBriefSerializer(source="item.subtask")
+    period = serializers.CharField(source="item.period", allow_blank=True)
+    report = serializers.IntegerField(source="item.report_id", allow_null=True)
+    milestone = serializers.IntegerField(source="item.milestone_id", allow_null=True)
+    due_on = serializers.DateField(source="item.due_on")
+    link = serializers.CharField(source="item.link")
+
+
+_OVERDUE_PARAMS = {"prefecture", "pilot", "kind", "level"}
+
+
+class OverdueView(generics.ListAPIView):
+    """What is due soon or overdue right now, computed on request from the enabled reminder rules."""
+
+    serializer_class = OverdueEntrySerializer
+    filter_backends: list = []  # parameters are checked by ``_params``
+    queryset = Reminder.objects.none()  # for the schema only: entries are computed, not stored
+
+    @extend_schema(
+        summary="List what is overdue now",
+        description=(
+            "Every item due soon or overdue today, at its highest current level (`due_soon`, `overdue`, "
+            "`repeat`, `escalation`): unsubmitted quarterly reports, milestones passed below target, returned "
+            "reports not resubmitted, submitted reports not reviewed. A prefecture office sees its own pilots."
+        ),
+        parameters=[
+            OpenApiParameter("prefecture", str, description="Prefecture code, e.g. 510100."),
+            OpenApiParameter("pilot", int, description="Pilot id."),
+            OpenApiParameter("kind", str, enum=ReminderKind.values),
+            OpenApiParameter("level", str, enum=ReminderLevel.values),
+        ],
+        responses={200: OverdueEntrySerializer(many=True)},
+        tags=["reminders"],
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        request = self.request
+        params = self._params(request)
+        actor = actor_for(request)
+        visible = set(Pilot.objects.visible_to(actor).values_list("pk", flat=True))
+        entries = [e for e in overdue_now(today=timezone.localdate()) if e.item.pilot.pk in visible]
+        if actor.department_id is not None:
+            entries = [e for e in entries if e.item.subtask.assignments.filter(department_id=actor.department_id).exists()]
+        if "prefecture" in params:
+            entries = [e for e in entries if e.item.pilot.prefecture.code == params["prefecture"]]
+        if "pilot" in params:
+            entries = [e for e in entries if e.item.pilot.pk == params["pilot"]]
+        if "kind" in params:
+            entries = [e for e in entries if e.item.kind == params["kind"]]
+        if "level" in params:
+            entries = [e for e in entries if e.level == params["level"]]
+        entries.sort(key=lambda e: (e.item.due_on, e.item.pilot.code, e.item.subtask.code, e.item.kind))
+        return entries
+
+    @staticmethod
+    def _params(request) -> dict:
+        unknown = sorted(set(request.query_params) - _OVERDUE_PARAMS - {"format", "page", "page_size"})
+        errors = {name: [_("Unknown query parameter. Allowed: %(allowed)s.") % {
+            "allowed": ", ".join(sorted(_OVERDUE_PARAMS))}] for name in unknown}
+        params: dict = {}
+        for name in ("kind", "level"):
+            value = request.query_params.get(name)
+            choices = ReminderKind.values if name == "kind" else ReminderLevel.values
+            if value is not None:
+                if value not in choices:
+                    errors[name] = [_("Choose one of: %(choices)s.") % {"choices": ", ".join(choices)}]
+                params[name] = value
+        if "pilot" in request.query_params:
+            try:
+                params["pilot"] = int(request.query_params["pilot"])
+            except ValueError:
+                errors["pilot"] = [_("A pilot id is a whole number.")]
+        if "prefecture" in request.query_params:
+            params["prefecture"] = request.query_params["prefecture"]
+            if not Prefecture.objects.filter(code=params["prefecture"]).exists():
+                errors["prefecture"] = [_("No prefecture has this code.")]
+        if errors:
+            raise ValidationError(errors, code="invalid")
+        return params
+
+
+__all__ = ["NotificationViewSet", "OverdueView", "ReminderViewSet"]

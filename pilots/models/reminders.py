@@ -1,0 +1,154 @@
+"""Reminders: the rules (data, editable in the admin), what was sent to whom, and in-app notifications.
+
+Detect, record, then deliver (see ``pilots.services.reminders``): a ``Reminder`` row is one message to
+one recipient on one channel about one overdue item at one level on one occurrence date. Its unique
+constraint is what makes a reminder never go out twice, however many sweeps run at once.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class ReminderKind(models.TextChoices):
+    REPORT_MISSING = "report_missing", _("quarterly report not submitted")
+    MILESTONE_BEHIND = "milestone_behind", _("milestone passed below target")
+    RETURNED_STALE = "returned_stale", _("returned report not resubmitted")
+    REVIEW_STALE = "review_stale", _("submitted report not reviewed")
+
+
+class ReminderLevel(models.TextChoices):
+    DUE_SOON = "due_soon", _("due soon")
+    OVERDUE = "overdue", _("overdue")
+    REPEAT = "repeat", _("still overdue")
+    ESCALATION = "escalation", _("escalated")
+
+
+class ReminderRule(models.Model):
+    """When and to whom one kind of reminder goes. One row per kind, seeded by ``bootstrap``."""
+
+    kind = models.CharField(_("kind"), max_length=20, choices=ReminderKind.choices, unique=True)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    grace_days = models.PositiveSmallIntegerField(
+        _("days allowed"), default=0,
+        help_text=_("Returned reports: calendar days to resubmit; submitted reports: working days to review. "
+                    "Unused for reports and milestones, whose due dates are their own."),
+    )
+    due_soon_days = models.PositiveSmallIntegerField(
+        _("remind this many days before"), default=3, help_text=_("0: no reminder before the due date."))
+    repeat_every_working_days = models.PositiveSmallIntegerField(
+        _("repeat every (working days)"), default=5, help_text=_("0: never repeat."))
+    escalate_after_days = models.PositiveSmallIntegerField(
+        _("escalate after (days overdue)"), default=10, help_text=_("0: never escalate."))
+    send_hour = models.PositiveSmallIntegerField(
+        _("send at (hour, Asia/Shanghai)"), default=9, help_text=_("Reminders go out on working days from this hour."))
+
+    class Meta:
+        verbose_name = _("reminder rule")
+        verbose_name_plural = _("reminder rules")
+        ordering = ["kind"]
+        constraints = [models.CheckConstraint(condition=Q(send_hour__lte=23), name="reminder_rule_send_hour_valid")]
+
+    def __str__(self) -> str:
+        return self.get_kind_display()
+
+
+class ReminderQuerySet(models.QuerySet):
+    def visible_to(self, actor):
+        """Reminders sent to the caller's organisation; the province (and other province-wide roles) see all."""
+        if actor.prefecture_id is not None:
+            return self.filter(organisation_id=actor.organisation_id)
+        return self if actor.sees_all_prefectures else self.none()
+
+
+class Reminder(models.Model):
+    """One reminder to one recipient on one channel: recorded first, then claimed, then delivered."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", _("email")
+        IN_APP = "in_app", _("in-app notification")
+
+    item_key = models.CharField(_("item"), max_length=120)
+    kind = models.CharField(_("kind"), max_length=20, choices=ReminderKind.choices)
+    level = models.CharField(_("level"), max_length=12, choices=ReminderLevel.choices)
+    occurrence = models.DateField(_("occurrence"))
+    recipient = models.CharField(_("recipient"), max_length=300, help_text=_("channel:address, e.g. email:a@b.cn"))
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    recipient_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    recipient_email = models.EmailField(_("email"), blank=True)
+    organisation = models.ForeignKey(
+        "pilots.Organisation", null=True, blank=True, on_delete=models.SET_NULL, related_name="reminders",
+        help_text=_("The organisation the reminder was sent to (who may list it)."))
+    # What the item is about.
+    pilot = models.ForeignKey("pilots.Pilot", on_delete=models.CASCADE, related_name="reminders")
+    subtask = models.ForeignKey("tasks_app.SubTask", on_delete=models.CASCADE, related_name="+")
+    period = models.CharField(_("period"), max_length=6, blank=True)
+    report = models.ForeignKey(
+        "pilots.ProgressReport", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    milestone = models.ForeignKey("pilots.Milestone", null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="+")
+    due_on = models.DateField(_("due on"))
+    link = models.URLField(_("link"), max_length=500)
+    created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+    # Delivery.
+    claimed_by = models.CharField(_("claimed by run"), max_length=40, null=True, blank=True)
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    failed_at = models.DateTimeField(
+        _("given up at"), null=True, blank=True, help_text=_("Set when a delivery failed in a way a retry cannot fix."))
+
+    objects = ReminderQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("reminder")
+        verbose_name_plural = _("reminders")
+        ordering = ["-occurrence", "-id"]
+        constraints = [
+            # Never twice: a sweep INSERTs with ON CONFLICT DO NOTHING on exactly this key.
+            models.UniqueConstraint(fields=["item_key", "kind", "level", "occurrence", "recipient"],
+                                    name="reminder_once"),
+        ]
+        indexes = [
+            # reminders_deliver_pending claims the unsent rows.
+            models.Index(fields=["sent_at", "claimed_by"], name="reminder_unsent_idx",
+                         condition=Q(sent_at__isnull=True)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item_key} {self.level} {self.occurrence} → {self.recipient}"
+
+
+class NotificationQuerySet(models.QuerySet):
+    def visible_to(self, actor):
+        """Only one's own notifications, whatever the role."""
+        if actor.user is None:
+            return self.none()
+        return self.filter(user=actor.user)
+
+
+class Notification(models.Model):
+    """A message in a user's in-app inbox."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    title = models.CharField(_("title"), max_length=200)
+    body = models.TextField(_("body"), blank=True)
+    link = models.URLField(_("link"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+
+    objects = NotificationQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "read_at"], name="notification_unread_idx")]
+
+    def __str__(self) -> str:
+        return self.title
