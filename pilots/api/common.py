@@ -62,3 +62,12 @@ class VisiblePilotField(serializers.PrimaryKeyRelatedField):
 
     def get_queryset(self):
         return Pilot.objects.visible_to(actor_for(self.context["request"])).select_related("programme")
+
+
+class PartialUpdateMixin:
+    """Every field optional: the serializer of a PATCH, which changes only what it names."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.required = False

@@ -20,7 +20,13 @@ from drf_spectacular.utils import (
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
 
-from pilots.api.common import DemoLabelField, PilotBriefSerializer, SubTaskBriefSerializer, VisiblePilotField
+from pilots.api.common import (
+    DemoLabelField,
+    PartialUpdateMixin,
+    PilotBriefSerializer,
+    SubTaskBriefSerializer,
+    VisiblePilotField,
+)
 from pilots.models import Milestone, PlanItem
 from pilots.services.plans import (
     milestone_create,
@@ -101,11 +107,8 @@ class PlanItemCreateSerializer(PlanItemContentSerializer):
     )
 
 
-class PlanItemUpdateSerializer(PlanItemContentSerializer):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for field in self.fields.values():
-            field.required = False
+class PlanItemUpdateSerializer(PartialUpdateMixin, PlanItemContentSerializer):
+    """The fields of a PATCH: each optional."""
 
 
 class MilestoneSerializer(serializers.ModelSerializer):
@@ -143,11 +146,8 @@ class MilestoneCreateSerializer(MilestoneContentSerializer):
     plan_item = VisiblePlanItemField(help_text=_("Plan item id."))
 
 
-class MilestoneUpdateSerializer(MilestoneContentSerializer):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for field in self.fields.values():
-            field.required = False
+class MilestoneUpdateSerializer(PartialUpdateMixin, MilestoneContentSerializer):
+    """The fields of a PATCH: each optional."""
 
 
 # --- Filters ------------------------------------------------------------------------------------

@@ -17,10 +17,17 @@ from rest_framework.generics import get_object_or_404
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from pilots.api.common import DemoLabelField, PeriodField, PilotBriefSerializer, SubTaskBriefSerializer, VisiblePilotField
+from pilots.api.common import (
+    DemoLabelField,
+    PartialUpdateMixin,
+    PeriodField,
+    PilotBriefSerializer,
+    SubTaskBriefSerializer,
+    VisiblePilotField,
+)
 from pilots.models import ProgressReport, ReportAttachment, ReportTransition
-from pilots.services.evidence import evidence_attach
 from pilots.periods import InvalidPeriod, Period
+from pilots.services.evidence import evidence_attach
 from pilots.services.reports import (
     Receipt,
     receipt_content,
@@ -121,11 +128,8 @@ class ReportCreateSerializer(ReportContentSerializer):
     )
 
 
-class ReportUpdateSerializer(ReportContentSerializer):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for field in self.fields.values():
-            field.required = False
+class ReportUpdateSerializer(PartialUpdateMixin, ReportContentSerializer):
+    """The fields of a PATCH: each optional."""
 
 
 class ReviewSerializer(serializers.Serializer):
