@@ -76,6 +76,10 @@ def test_the_province_reads_drills_down_approves_and_exports(demo, browser, live
     # Every chart has its table, with the figures of the same API.
     assert page.locator("#chart-prefectures-table tbody tr").count() == 21
     assert page.locator("#behind-table tbody tr").count() >= 1
+    # What is overdue, most urgent first (demo offices forgot some of their latest reports).
+    page.wait_for_selector("#overdue-table tbody tr")
+    first_level = page.text_content("#overdue-table tbody tr:first-child td:nth-child(5)")
+    assert first_level in {"升级督办", "再次提醒", "逾期", "临期"}
     assert page.locator("#chart-heatmap-table .badge.demo").count() >= 1  # demo pilots are marked
 
     # The export of the prefecture table opens in openpyxl.

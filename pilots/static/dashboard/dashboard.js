@@ -25,6 +25,10 @@
       target: "目标(%)", none: "暂无数据", loading: "正在加载…", loaded: "已加载", error: "加载失败:",
       forecast: "预计完成日期", showing: function (n, m) { return "显示最紧急的 " + n + " 项,共 " + m + " 项。"; }, demo: "演示 / demo", overall: "总体", goalOf: "目标",
       states: {draft: "草稿", submitted: "已提交", approved: "已通过", returned: "已退回"},
+      kind: "事项", level: "级别",
+      kinds: {report_missing: "季度报告未报送", milestone_behind: "里程碑未达标", returned_stale: "退回未重报",
+        review_stale: "待审核超期"},
+      levels: {escalation: "升级督办", repeat: "再次提醒", overdue: "逾期", due_soon: "临期"},
       sched: {ahead: "超前", on_track: "正常", behind: "滞后", critical: "严重滞后"}
     },
     en: {
@@ -39,6 +43,10 @@
       forecast: "Projected completion",
       showing: function (n, m) { return "The " + n + " most urgent of " + m + "."; }, demo: "演示 / demo", overall: "Overall", goalOf: "goal",
       states: {draft: "draft", submitted: "submitted", approved: "approved", returned: "returned"},
+      kind: "What", level: "Level",
+      kinds: {report_missing: "quarterly report missing", milestone_behind: "milestone behind target",
+        returned_stale: "returned, not resubmitted", review_stale: "awaiting review too long"},
+      levels: {escalation: "escalated", repeat: "repeated", overdue: "overdue", due_soon: "due soon"},
       sched: {ahead: "ahead", on_track: "on track", behind: "behind", critical: "critical"}
     }
   }[LANG];
@@ -197,6 +205,25 @@
 
   // --- Pilot × task heatmap and the behind-schedule list (overview and prefecture pages) ------------
 
+  // What is overdue now, from the same API integrators use: most urgent level first, then oldest.
+  var LEVEL_RANK = {escalation: 0, repeat: 1, overdue: 2, due_soon: 3};
+
+  function overdueSection(filters) {
+    return list("/api/v1/overdue/", Object.assign({}, filters)).then(function (entries) {
+      entries.sort(function (a, b) {
+        return (LEVEL_RANK[a.level] - LEVEL_RANK[b.level]) || (a.due_on < b.due_on ? -1 : a.due_on > b.due_on ? 1 : 0);
+      });
+      var shown = entries.slice(0, BEHIND_LIMIT);
+      var count = document.getElementById("overdue-count");
+      if (count) count.textContent = entries.length > BEHIND_LIMIT ? T.showing(shown.length, entries.length) : "";
+      table("overdue-table", [T.pilot, T.subtask, T.period, T.kind, T.level, T.due],
+        shown.map(function (e) {
+          return [pilotLink(e.pilot), e.subtask.code + " " + name(e.subtask), e.period || "—",
+            T.kinds[e.kind] || e.kind, T.levels[e.level] || e.level, e.due_on];
+        }));
+    });
+  }
+
   function pilotsSection(filters) {
     var params = {};
     Object.keys(filters).forEach(function (k) { params[k] = filters[k]; });
@@ -311,7 +338,8 @@
         table("chart-departments-table", [T.department, T.completion, T.planned, T.variance],
           rows.map(function (r) { return [name(r.department), fmt(r.completion), fmt(r.planned), fmt(r.variance)]; }));
       }),
-      pilotsSection({})
+      pilotsSection({}),
+      overdueSection({})
     ]);
   }
 
@@ -327,7 +355,8 @@
       }),
       list("/api/v1/completion/history/", Object.assign({scope: "prefecture", id: body.dataset.prefectureId}, snap))
         .then(function (rows) { historyChart("chart-prefecture-history", rows); }),
-      pilotsSection({prefecture: code})
+      pilotsSection({prefecture: code}),
+      overdueSection({prefecture: code})
     ]);
   }
 
