@@ -146,3 +146,11 @@ def test_the_overview_offers_the_report_export_with_the_demo_filter(world):
     assert 'href="/api/v1/reports/export.xlsx?demo=false"' in html
     assert 'href="/dashboard/export/prefectures.xlsx?real_only=true"' in html
     assert 'aria-pressed="true"' in html
+
+
+def test_the_dashboard_and_sign_in_pages_carry_a_strict_content_security_policy(client):
+    sign_in_page = client.get("/accounts/login/")
+
+    policy = sign_in_page["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy and "frame-ancestors 'none'" in policy
+    assert "Content-Security-Policy" not in client.get("/api/docs/")  # Swagger UI runs inline scripts
