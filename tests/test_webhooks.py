@@ -245,3 +245,12 @@ def test_completion_changed_is_emitted_only_when_the_pilots_figure_changes(world
     assert first["ref"]["pilot"] == world["pilot"].pk and first["ref"]["previous_completion"] is None
     recompute_pilot_completion(world["pilot"].pk)
     assert len(emitted()) == 1  # same figure: no event
+
+
+def test_a_webhook_is_never_posted_to_a_non_http_url():
+    from pilots.services.webhooks import WebhookDeliveryError, webhook_post
+
+    with pytest.raises(WebhookDeliveryError) as refused:
+        webhook_post(url="file:///etc/passwd", body="{}", secret="s")
+
+    assert refused.value.retryable is False

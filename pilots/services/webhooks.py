@@ -22,6 +22,7 @@ import json
 import secrets
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 
@@ -181,12 +182,14 @@ def webhook_completion_watch(*, pilot_id: int, as_of, recompute):
 
 def webhook_post(*, url: str, body: str, secret: str) -> int:
     """POST ``body`` signed with ``secret``; returns the status, raises ``WebhookDeliveryError``."""
+    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+        raise WebhookDeliveryError(f"refusing to post to a non-HTTP URL: {url[:80]}", retryable=False)
     request = urllib.request.Request(url, data=body.encode(), method="POST", headers={
         "Content-Type": "application/json", "User-Agent": USER_AGENT,
         SIGNATURE_HEADER: sign(secret=secret, body=body, timestamp=int(time.time())),
     })
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # nosec B310
             return response.status
     except urllib.error.HTTPError as exc:
         retryable = exc.code >= 500 or exc.code in (408, 429)

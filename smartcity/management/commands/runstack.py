@@ -168,7 +168,7 @@ class Command(BaseCommand):
             self.stdout.flush()
 
     def _announce(self, host: str, port: int) -> None:
-        shown_host = "127.0.0.1" if host in ("0.0.0.0", "") else host
+        shown_host = "127.0.0.1" if host in ("0.0.0.0", "") else host  # nosec B104
         base = f"http://{shown_host}:{port}"
         database = settings.DATABASES["default"]
         broker = settings.CELERY_BROKER_URL.split("@")[-1]  # no password in the banner
@@ -221,7 +221,7 @@ def _die_with_parent() -> None:
 
 
 def _port_open(host: str, port: int) -> bool:
-    target = "127.0.0.1" if host in ("0.0.0.0", "") else host
+    target = "127.0.0.1" if host in ("0.0.0.0", "") else host  # nosec B104
     try:
         with socket.create_connection((target, port), timeout=0.5):
             return True
