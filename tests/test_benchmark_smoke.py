@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import io
-
 import pytest
-from django.core.management import call_command
 
-from pilots.management.commands.benchmark import run_benchmark
+from pilots.benchmark.run import check_in_process
 from pilots.management.commands.benchmark_generate import benchmark_generate, has_second_revision
 from pilots.models import Milestone, Pilot, PlanItem, Prefecture, ProgressReport, ReportTransition
 from tasks_app.models import SubTask
@@ -42,8 +39,8 @@ def test_generated_rows_match_the_requested_sizes(bench):
 
 
 def test_benchmark_figures_agree_with_raw_sql_and_reminders_are_unique(bench):
-    result = run_benchmark(requests=2, raw_repeats=1, in_process=True)
-    checks = result["checks"]
+    result = check_in_process()
+    checks = result.checks
     assert checks["pilots_compared"] == PILOTS
     assert checks["pilot_mismatch_count"] == 0, checks["pilot_mismatches"]
     assert checks["reminders"] > 0
@@ -51,8 +48,11 @@ def test_benchmark_figures_agree_with_raw_sql_and_reminders_are_unique(bench):
     assert checks["second_sweep"]["reminders"] == 0  # nothing sent twice
 
 
-def test_benchmark_command_smoke(bench):
-    out = io.StringIO()
-    call_command("benchmark", "--smoke", stdout=out)
-    assert "full recompute" in out.getvalue()
-    assert "'pilot_mismatch_count': 0" in out.getvalue()
+def test_the_floor_endpoint_exists_only_on_the_benchmark_server(bench, settings):
+    """The one-row write floor is routed by the benchmark's settings module, never by the service's."""
+    from django.urls import Resolver404, resolve
+
+    with pytest.raises(Resolver404):
+        resolve("/api/v1/_benchmark/floor-write/")
+    settings.ROOT_URLCONF = "pilots.benchmark.urls"
+    assert resolve("/api/v1/_benchmark/floor-write/").url_name == "benchmark-floor-write"
