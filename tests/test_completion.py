@@ -448,6 +448,34 @@ def test_real_only_leaves_out_demo_pilots_and_demo_reports(world):
     assert sub(world["a1"], world["light"]).includes_demo is False
 
 
+def test_a_real_pilot_without_demo_content_has_the_same_real_only_figures(world):
+    """Such a pilot's real_only rows are copied from its all-data rows, not computed again: same figures."""
+    plan(world["a2"], world["light"], (dt.date(2021, 6, 30), 30), (dt.date(2021, 12, 31), 80))
+    report(world["a2"], world["light"], "2021Q2", "25")
+    report(world["a2"], world["heavy"], "2021Q3", "50", state=State.SUBMITTED)
+    demo_plan = plan(world["b1"], world["light"], (dt.date(2021, 6, 30), 90))
+    PlanItem.objects.filter(pk=demo_plan.pk).update(is_demo=True)  # so b1's real_only figures have no plan
+    report(world["b1"], world["light"], "2021Q3", "30")
+
+    completion_recompute_all(as_of=AS_OF)
+
+    columns = ("subtask_id", "approved_percent", "pending_percent", "planned_percent", "variance",
+               "schedule_status", "no_report", "stalled", "ahead_of_plan", "includes_demo")
+    for real_only in (False, True):
+        assert sub(world["a2"], world["light"], real_only=real_only).planned_percent is not None
+    assert (list(SubtaskCompletion.objects.filter(pilot=world["a2"], real_only=True).order_by("subtask")
+                 .values_list(*columns))
+            == list(SubtaskCompletion.objects.filter(pilot=world["a2"], real_only=False).order_by("subtask")
+                    .values_list(*columns)))
+    figures = ("completion", "planned", "variance", "pilot_state", "projected_completion_date", "pilot_count")
+    for scope, task in ((Scope.PILOT, None), (Scope.PILOT_TASK, world["task"])):
+        everything = rollup(scope, world["a2"].pk, task=task)
+        real = rollup(scope, world["a2"].pk, real_only=True, task=task)
+        assert [getattr(real, name) for name in figures] == [getattr(everything, name) for name in figures]
+    assert sub(world["b1"], world["light"]).planned_percent is not None
+    assert sub(world["b1"], world["light"], real_only=True).planned_percent is None
+
+
 # --- Running it: idempotence, one pilot, stale rows, the command ------------------------------------
 
 def _snapshot():

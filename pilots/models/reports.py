@@ -103,6 +103,9 @@ class ProgressReport(VersionedModel):
             models.Index(fields=["pilot", "subtask", "state", "-period_start"], name="report_latest_idx"),
             # Review reminders read submitted reports by age.
             models.Index(fields=["state", "submitted_at"], name="report_review_queue_idx"),
+            # The completion engine asks which pilots have demo reports (few or none in production):
+            # only those are computed twice, once with and once without demo data.
+            models.Index(fields=["pilot"], condition=models.Q(is_demo=True), name="report_demo_pilot_idx"),
         ]
 
     def __str__(self) -> str:

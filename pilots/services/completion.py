@@ -206,25 +206,33 @@ def _recompute(*, programme: Programme, as_of: dt.date, pilot: Pilot | None) -> 
         _tune_session(run)
         states = pilot_states_as_of(programme=programme, as_of=as_of)
         variants = []
+        with_demo_content = _pilots_with_demo_content(run)
         for real_only in (False, True):
             included = {pk: p for pk, p in states.items() if not (real_only and p.is_demo)}
             mine = included if run.full else {pk: p for pk, p in included.items() if pk == pilot.pk}
-            variants.append((real_only, included, mine))
+            # A real pilot with no demo report or plan has the same real_only figures as all-data ones:
+            # they are copied from the first variant instead of computed from the reports again.
+            copied = set() if not real_only else {pk for pk in mine if pk not in with_demo_content}
+            computed = {pk: p for pk, p in mine.items() if pk not in copied}
+            variants.append((real_only, included, computed, copied))
         # Rows are written table by table, each in key order, so that two runs wait rather than deadlock.
-        for real_only, _included, mine in variants:
-            counts["subtask_rows"] += _upsert_subtask_rows(run, real_only, mine)
+        for real_only, _included, computed, copied in variants:
+            counts["subtask_rows"] += _upsert_subtask_rows(run, real_only, computed)
+            counts["subtask_rows"] += _copy_subtask_rows(run, copied)
             _sweep_subtask_rows(run, real_only)
         _refresh_statistics(run, SubtaskCompletion)
-        for real_only, _included, mine in variants:
-            counts["pilot_rows"] += _upsert_pilot_rows(run, real_only, mine)
+        for real_only, _included, computed, copied in variants:
+            counts["pilot_rows"] += _upsert_pilot_rows(run, real_only, computed)
+            counts["pilot_rows"] += _copy_pilot_rollups(run, copied, scope=Scope.PILOT)
         _refresh_statistics(run, CompletionRollup)
-        for real_only, _included, mine in variants:
-            counts["pilot_rows"] += _upsert_pilot_task_rows(run, real_only, mine)
+        for real_only, _included, computed, copied in variants:
+            counts["pilot_rows"] += _upsert_pilot_task_rows(run, real_only, computed)
+            counts["pilot_rows"] += _copy_pilot_rollups(run, copied, scope=Scope.PILOT_TASK)
             _sweep_pilot_rollups(run, real_only)
         # From here on the run reads other pilots' rows: one run at a time per programme, so that none
         # overwrites an area figure with one computed before another run's pilot rows were committed.
         list(CompletionSettings.objects.select_for_update().filter(pk=rules.pk))
-        for real_only, included, _mine in variants:
+        for real_only, included, _computed, _copied in variants:
             counts["area_rows"] += _upsert_area_rows(run, real_only)
             counts["rate_rows"] += _upsert_rates(run, real_only, included)
     return dict(counts)
@@ -450,6 +458,59 @@ ON CONFLICT (pilot_id, as_of, real_only, subtask_id) DO UPDATE SET
                      margin=_number(run.rules.ahead_of_plan_margin))
     _execute(sql, params)
     return len(pilots) * run.subtask_count  # SQLite reports no row count for WITH … INSERT
+
+
+_SUBTASK_COLUMNS = (
+    "pilot_id", "subtask_id", "as_of", "real_only", "approved_percent", "approved_period", "pending_percent",
+    "pending_period", "planned_percent", "variance", "schedule_status", "no_report", "stalled", "ahead_of_plan",
+    "includes_demo", "computed_at",
+)
+
+
+def _pilots_with_demo_content(run: _Run) -> set[int]:
+    """Pilots with a demo report or a demo plan item: only theirs differ between the two variants."""
+    reports = ProgressReport.objects.filter(is_demo=True, pilot__programme=run.programme)
+    plans = PlanItem.objects.filter(is_demo=True, pilot__programme=run.programme)
+    if not run.full:
+        reports, plans = reports.filter(pilot=run.pilot), plans.filter(pilot=run.pilot)
+    # order_by(): the models' default orderings would otherwise join into the DISTINCT.
+    return (set(reports.order_by().values_list("pilot_id", flat=True).distinct())
+            | set(plans.order_by().values_list("pilot_id", flat=True).distinct()))
+
+
+def _copy_select(columns: tuple[str, ...], source: str, where: str) -> str:
+    """SELECT of the all-data rows ``where`` as real_only rows written by this run."""
+    values = ", ".join("TRUE" if column == "real_only" else "%(run_at)s" if column == "computed_at" else column
+                       for column in columns)
+    return f"SELECT {values} FROM {source} WHERE real_only = FALSE AND {where}"
+
+
+def _copy_subtask_rows(run: _Run, pilot_ids: set[int]) -> int:
+    """The real_only pilot × sub-task rows of pilots with no demo content: their all-data rows, copied."""
+    if not pilot_ids:
+        return 0
+    key = ("pilot_id", "as_of", "real_only", "subtask_id")
+    updates = ", ".join(f"{column} = excluded.{column}" for column in _SUBTASK_COLUMNS if column not in key)
+    return _execute(f"""
+        INSERT INTO {_table(SubtaskCompletion)} ({', '.join(_SUBTASK_COLUMNS)})
+        {_copy_select(_SUBTASK_COLUMNS, _table(SubtaskCompletion),
+                      f"as_of = %(as_of)s AND pilot_id IN ({_ids(pilot_ids)})")}
+        ORDER BY pilot_id, subtask_id
+        ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}""", _params(run, True))
+
+
+def _copy_pilot_rollups(run: _Run, pilot_ids: set[int], *, scope: str) -> int:
+    """The real_only pilot (or pilot × task) rollups of pilots with no demo content, copied likewise."""
+    if not pilot_ids:
+        return 0
+    where = (f"programme_id = %(programme)s AND scope = '{scope}' AND as_of = %(as_of)s "
+             f"AND scope_id IN ({_ids(pilot_ids)})")
+    with_task = scope == Scope.PILOT_TASK
+    return _execute(f"""
+        {_rollup_insert()}
+        {_copy_select(_ROLLUP_COLUMNS, _table(CompletionRollup), where)}
+        ORDER BY scope_id{', task_id' if with_task else ''}
+        {_rollup_conflict(with_task=with_task)}""", _params(run, True))
 
 
 # --- Pilot and pilot × task rollups -----------------------------------------------------------

@@ -107,7 +107,10 @@ def report_create(
             pilot=pilot, subtask=subtask, period=str(period), period_start=period.start, revision=1,
             state=State.DRAFT, created_by=_user(context), is_demo=is_demo or pilot.is_demo, **content,
         )
-        report.full_clean(validate_unique=False, validate_constraints=False)
+        # pilot, subtask and created_by are instances the caller has already loaded: checking that
+        # they exist would cost a query each.
+        report.full_clean(exclude=["pilot", "subtask", "created_by"], validate_unique=False,
+                          validate_constraints=False)
         try:
             with transaction.atomic():
                 report.save()
@@ -118,8 +121,7 @@ def report_create(
         audit_record(context=context, action="create", instance=report, before=None, after=snapshot(report))
         if submit:
             report, _receipt = _submit(report, context)  # _transition tells completion
-        else:
-            _completion_changed(report)
+        # A draft counts in no figure (pending means submitted): nothing to recompute until it is submitted.
     return report
 
 
