@@ -11,7 +11,7 @@ import hashlib
 import json
 import re
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import status
@@ -62,14 +62,29 @@ class IdempotentPostMixin:
 
     def dispatch(self, request, *args, **kwargs):
         if request.method == "POST" and request.headers.get(HEADER):
-            with transaction.atomic():
-                response = super().dispatch(request, *args, **kwargs)
-                if response.status_code >= 400:
-                    # A refused request changed nothing and must leave no key behind: the client may
-                    # retry with the same key once it has fixed the problem.
-                    transaction.set_rollback(True)
-                return response
+            try:
+                with transaction.atomic():
+                    response = super().dispatch(request, *args, **kwargs)
+                    if response.status_code >= 400:
+                        # A refused request changed nothing and must leave no key behind: the client may
+                        # retry with the same key once it has fixed the problem.
+                        transaction.set_rollback(True)
+                    return response
+            except (OperationalError, InterfaceError) as exc:
+                # The database went away as the transaction began or committed, outside DRF's own error
+                # handling: answer with the API's 503, not a bare 500. A retry with the same key files the
+                # change, or replays it if the commit did land (the key is recorded in that transaction).
+                return self._database_unavailable(exc, request, *args, **kwargs)
         return super().dispatch(request, *args, **kwargs)
+
+    def _database_unavailable(self, exc, request, *args, **kwargs):
+        """What DRF's ``dispatch`` does with an exception, for one raised before or after it ran."""
+        self.args, self.kwargs = args, kwargs
+        request = self.initialize_request(request, *args, **kwargs)
+        self.request = request
+        self.headers = self.default_response_headers
+        self.response = self.finalize_response(request, self.handle_exception(exc), *args, **kwargs)
+        return self.response
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
