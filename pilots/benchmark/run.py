@@ -220,7 +220,7 @@ def wrk(url: str, *, script: str, connections: int, duration: float, threads: in
     if executable is None:
         raise BenchmarkError("wrk is not installed (Debian: apt-get install wrk).")
     threads = min(threads, connections)
-    command = [executable, "-t", str(threads), "-c", str(connections), "-d", f"{duration}s", "--timeout", "30s",
+    command = [executable, "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(duration))}s", "--timeout", "30s",
                "-s", str(WRK_DIR / script)]
     for header in headers:
         command += ["-H", header]
@@ -303,7 +303,7 @@ def _measure_endpoints(result: Result, stack, programme: Programme, key: str, op
         (f"/api/v1/pilots/{first.pk}/completion/", RAW_PILOTS, f"AND p.id = {int(first.pk)}"),
     ]
     for url, raw_tail, where in endpoints:
-        label = url.split("?")[0].replace(str(first.pk), "{id}")
+        label = url.split("?")[0].replace(f"/pilots/{first.pk}/", "/pilots/{id}/")
         status, _headers, body = stack.request("GET", url, headers={"Authorization": f"Bearer {key}"})
         if status != 200:
             raise BenchmarkError(f"{url} answered {status}: {body[:300]!r}")

@@ -134,7 +134,9 @@ class ReportTransition(models.Model):
     class Meta:
         verbose_name = _("report transition")
         verbose_name_plural = _("report transitions")
-        ordering = ["report", "at", "id"]
+        # report_id, not report: ordering by the report would join it and order by its own ordering
+        # (pilot, programme, prefecture, sub-task, task: six joins) to read one report's history.
+        ordering = ["report_id", "at", "id"]
 
     def __str__(self) -> str:
         return f"{self.report} {self.action} {self.at:%Y-%m-%d %H:%M}"
@@ -161,7 +163,7 @@ class ReportAttachment(models.Model):
     class Meta:
         verbose_name = _("evidence attachment")
         verbose_name_plural = _("evidence attachments")
-        ordering = ["report", "uploaded_at"]
+        ordering = ["report_id", "uploaded_at"]  # report_id: see ReportTransition
 
     def __str__(self) -> str:
         return self.original_name

@@ -102,7 +102,7 @@ def completion_recompute_pilot(*, pilot_id: int, as_of: dt.date) -> dict[str, in
     If no snapshot exists for that date yet, every pilot is computed: the prefecture and province
     figures are means over all pilots and would otherwise rest on this pilot alone.
     """
-    pilot = Pilot.objects.select_related("programme").filter(pk=pilot_id).first()
+    pilot = Pilot.objects.select_related("programme").filter(pk=pilot_id).order_by().first()
     if pilot is None:  # deleted since the message was sent: nothing to do
         return {}
     has_snapshot = CompletionRollup.objects.filter(

@@ -97,7 +97,7 @@ def report_create(
     content["narrative"] = content["narrative"] or ""
     content["decrease_reason"] = content["decrease_reason"] or ""
     with transaction.atomic():
-        existing = ProgressReport.objects.filter(pilot=pilot, subtask=subtask, period=str(period)).first()
+        existing = ProgressReport.objects.filter(pilot=pilot, subtask=subtask, period=str(period)).order_by("pk").first()
         if existing is not None:
             raise ValidationError({"period": _(
                 "A report for this pilot, sub-task and period exists already (id %(id)s); edit it or file a "

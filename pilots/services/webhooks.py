@@ -116,7 +116,7 @@ def webhook_report_transition(*, report: ProgressReport, action: str) -> None:
 def _payload(event: str, ref: dict) -> dict:
     data: dict = dict(ref)
     if "report" in ref:
-        report = ProgressReport.objects.select_related("pilot__prefecture", "subtask").filter(pk=ref["report"]).first()
+        report = ProgressReport.objects.select_related("pilot__prefecture", "subtask").filter(pk=ref["report"]).order_by().first()
         if report is not None:
             data = {
                 "report": report.pk, "pilot": report.pilot.code, "prefecture": report.pilot.prefecture.code,
