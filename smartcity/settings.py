@@ -234,7 +234,7 @@ REST_FRAMEWORK = {
         "smartcity.api.filters.StrictOrderingFilter",
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["smartcity.api.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "smartcity.api.schema.SmartcityAutoSchema",
     "EXCEPTION_HANDLER": "smartcity.api.errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [

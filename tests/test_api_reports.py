@@ -501,3 +501,31 @@ def test_a_refused_request_leaves_its_idempotency_key_free_for_the_fixed_retry(w
     assert fixed.status_code == 201 and fixed.get("Idempotent-Replayed") is None
     assert replayed.status_code == 201 and replayed["Idempotent-Replayed"] == "true"
     assert ProgressReport.objects.count() == 1
+
+
+def test_steps_and_evidence_no_user_took_match_the_documented_schema(world, settings, tmp_path):
+    """Found by contract fuzzing: the spec said strings where the API sends "" and null.
+
+    The step that creates a report has no ``from_state`` (""); a step or upload made by a job or a
+    command has no ``actor`` / ``uploaded_by`` (null).
+    """
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from drf_spectacular.generators import SchemaGenerator
+    from openapi_schema_validator import OAS30ReadValidator
+
+    from pilots.periods import Period
+    from pilots.services.evidence import evidence_attach
+    from pilots.services.reports import report_create
+    from smartcity.audit import ChangeContext
+
+    settings.MEDIA_ROOT = tmp_path
+    report = report_create(pilot=world["chenghua"], subtask=world["T4.1"], period=Period(2021, 3),
+                           content={"percent_complete": "45.0", "status": "on_track"}, context=ChangeContext.command())
+    evidence_attach(report_id=report.pk, upload=SimpleUploadedFile("a.pdf", PDF), context=ChangeContext.command())
+
+    detail = world["viewer"].get(f"{URL}{report.pk}/").json()
+
+    assert (detail["transitions"][0]["from_state"], detail["transitions"][0]["actor"]) == ("", None)
+    assert detail["attachments"][0]["uploaded_by"] is None
+    spec = SchemaGenerator().get_schema(request=None, public=True)
+    OAS30ReadValidator({"$ref": "#/components/schemas/ReportDetail", "components": spec["components"]}).validate(detail)

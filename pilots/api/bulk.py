@@ -26,7 +26,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from pilots.api.common import PeriodField, PilotBriefSerializer, VisiblePilotField
+from pilots.api.common import IdRelatedField, PeriodField, PilotBriefSerializer, VisiblePilotField
 from pilots.api.reports import (
     ReceiptSerializer,
     ReportContentSerializer,
@@ -64,8 +64,7 @@ _TAGS = ["reports"]
 class BatchItemSerializer(ReportContentSerializer):
     """One sub-task's figures within a batch."""
 
-    subtask = serializers.PrimaryKeyRelatedField(queryset=SubTask.objects.select_related("task"),
-                                                 help_text=gettext_lazy("Sub-task id."))
+    subtask = IdRelatedField(queryset=SubTask.objects.select_related("task"), help_text=gettext_lazy("Sub-task id."))
 
 
 @extend_schema_field(BatchItemSerializer(many=True))

@@ -56,12 +56,20 @@ class PeriodField(serializers.Field):
         return str(value)
 
 
+class IdRelatedField(serializers.PrimaryKeyRelatedField):
+    """An object by its id, a whole number: 1.5 is refused, not rounded down to object 1 by the database."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("pk_field", serializers.IntegerField())
+        super().__init__(**kwargs)
+
+
 @extend_schema_field(serializers.IntegerField())
-class VisiblePilotField(serializers.PrimaryKeyRelatedField):
+class VisiblePilotField(IdRelatedField):
     """A pilot id the caller may see; any other id does not exist."""
 
     def get_queryset(self):
-        return Pilot.objects.visible_to(actor_for(self.context["request"])).select_related("programme")
+        return Pilot.objects.visible_to(actor_for(self.context["request"])).select_related("programme", "prefecture")
 
 
 class PartialUpdateMixin:

@@ -34,7 +34,7 @@ from pilots.selectors.completion import (
     reporting_rates,
 )
 from smartcity.api.errors import ErrorSerializer
-from smartcity.api.filters import StrictFilterBackend
+from smartcity.api.filters import StrictFilterBackend, WholeNumberFilter
 from smartcity.auth.access import actor_for
 from tasks_app.api.serializers import DepartmentBriefSerializer, TaskBriefSerializer
 from tasks_app.models import Programme
@@ -293,7 +293,7 @@ class CompletionHistoryFilterSet(django_filters.FilterSet):
         choices=[(s.value, s.label) for s in Scope if s != Scope.PILOT_TASK], required=True,
         help_text="Whose history: province, prefecture, task, department or pilot.",
     )
-    id = django_filters.NumberFilter(field_name="scope_id", help_text="The prefecture, task, department or pilot "
+    id = WholeNumberFilter(field_name="scope_id", help_text="The prefecture, task, department or pilot "
                                                                       "id; not needed for the province.")
     date_from = django_filters.DateFilter(field_name="as_of", lookup_expr="gte", help_text="From this date on.")
     date_to = django_filters.DateFilter(field_name="as_of", lookup_expr="lte", help_text="Up to this date.")

@@ -22,6 +22,7 @@ from rest_framework.response import Response
 
 from pilots.api.common import (
     DemoLabelField,
+    IdRelatedField,
     PartialUpdateMixin,
     PilotBriefSerializer,
     SubTaskBriefSerializer,
@@ -38,6 +39,7 @@ from pilots.services.plans import (
 )
 from smartcity.api.concurrency import CONCURRENCY_RESPONSES, IF_MATCH_PARAMETER, expected_version
 from smartcity.api.errors import ErrorSerializer
+from smartcity.api.filters import WholeNumberFilter
 from smartcity.api.idempotency import IDEMPOTENCY_PARAMETER, IDEMPOTENCY_RESPONSES, IdempotentPostMixin
 from smartcity.api.viewsets import ScopedViewSetMixin
 from smartcity.audit import ChangeContext
@@ -101,7 +103,7 @@ class PlanItemContentSerializer(serializers.Serializer):
 
 class PlanItemCreateSerializer(PlanItemContentSerializer):
     pilot = VisiblePilotField(help_text=_("Pilot id; a prefecture office may plan only its own pilots."))
-    subtask = serializers.PrimaryKeyRelatedField(
+    subtask = IdRelatedField(
         queryset=SubTask.objects.select_related("task"),
         help_text=_("Sub-task id, of the pilot's programme; one plan item per pilot and sub-task."),
     )
@@ -126,7 +128,7 @@ class MilestoneSerializer(serializers.ModelSerializer):
 
 
 @extend_schema_field(serializers.IntegerField())
-class VisiblePlanItemField(serializers.PrimaryKeyRelatedField):
+class VisiblePlanItemField(IdRelatedField):
     """A plan item id the caller may see; any other id does not exist."""
 
     def get_queryset(self):
@@ -154,7 +156,7 @@ class MilestoneUpdateSerializer(PartialUpdateMixin, MilestoneContentSerializer):
 
 
 class PlanItemFilterSet(django_filters.FilterSet):
-    pilot = django_filters.NumberFilter(field_name="pilot_id", help_text="Pilot id.")
+    pilot = WholeNumberFilter(field_name="pilot_id", help_text="Pilot id.")
     prefecture = django_filters.CharFilter(field_name="pilot__prefecture__code", help_text="Prefecture code.")
     task = django_filters.CharFilter(field_name="subtask__task__code", help_text="Task code, e.g. T4.")
     subtask = django_filters.CharFilter(field_name="subtask__code", help_text="Sub-task code, e.g. T4.1.")
@@ -166,8 +168,8 @@ class PlanItemFilterSet(django_filters.FilterSet):
 
 
 class MilestoneFilterSet(django_filters.FilterSet):
-    pilot = django_filters.NumberFilter(field_name="plan_item__pilot_id", help_text="Pilot id.")
-    plan_item = django_filters.NumberFilter(field_name="plan_item_id", help_text="Plan item id.")
+    pilot = WholeNumberFilter(field_name="plan_item__pilot_id", help_text="Pilot id.")
+    plan_item = WholeNumberFilter(field_name="plan_item_id", help_text="Plan item id.")
     due_from = django_filters.DateFilter(field_name="due_on", lookup_expr="gte",
                                          help_text="Due on or after this date, e.g. 2021-07-01.")
     due_to = django_filters.DateFilter(field_name="due_on", lookup_expr="lte",

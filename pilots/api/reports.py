@@ -6,7 +6,7 @@ from dataclasses import asdict
 
 import django_filters
 from django.core.exceptions import ValidationError
-from django.db.models import Prefetch
+from django.db.models import Prefetch, prefetch_related_objects
 from django.http import FileResponse
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
@@ -19,6 +19,7 @@ from rest_framework.response import Response
 
 from pilots.api.common import (
     DemoLabelField,
+    IdRelatedField,
     PartialUpdateMixin,
     PeriodField,
     PilotBriefSerializer,
@@ -27,7 +28,7 @@ from pilots.api.common import (
 )
 from pilots.models import ProgressReport, ReportAttachment, ReportTransition
 from pilots.periods import InvalidPeriod, Period
-from pilots.services.evidence import evidence_attach
+from pilots.services.evidence import EVIDENCE_TYPES, evidence_attach
 from pilots.services.reports import (
     Receipt,
     receipt_content,
@@ -40,6 +41,7 @@ from pilots.services.reports import (
 )
 from smartcity.api.concurrency import CONCURRENCY_RESPONSES, IF_MATCH_PARAMETER, expected_version
 from smartcity.api.errors import ErrorSerializer
+from smartcity.api.filters import WholeNumberFilter
 from smartcity.api.idempotency import IDEMPOTENCY_PARAMETER, IDEMPOTENCY_RESPONSES, IdempotentPostMixin
 from smartcity.api.viewsets import ScopedViewSetMixin
 from smartcity.audit import ChangeContext
@@ -48,7 +50,9 @@ from tasks_app.models import SubTask
 
 
 class ReportTransitionSerializer(serializers.ModelSerializer):
-    actor = serializers.CharField(source="actor.username", default=None, read_only=True)
+    # Null for steps taken by a job or command; the creation step has no from_state ("").
+    actor = serializers.CharField(source="actor.username", default=None, read_only=True, allow_null=True)
+    from_state = serializers.ChoiceField(choices=ProgressReport.State.choices, allow_blank=True, read_only=True)
 
     class Meta:
         model = ReportTransition
@@ -73,7 +77,7 @@ class ReportSerializer(serializers.ModelSerializer):
 
 
 class ReportAttachmentSerializer(serializers.ModelSerializer):
-    uploaded_by = serializers.CharField(source="uploaded_by.username", default=None, read_only=True)
+    uploaded_by = serializers.CharField(source="uploaded_by.username", default=None, read_only=True, allow_null=True)
     download_url = serializers.SerializerMethodField()
 
     class Meta:
@@ -99,15 +103,23 @@ class ReportDetailSerializer(ReportSerializer):
         read_only_fields = fields
 
 
+class PlainDecimalField(serializers.DecimalField):
+    """A decimal as both databases store it: -0 is 0 (PostgreSQL's numeric has no negative zero)."""
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        return value + 0 if value is not None and value.is_zero() else value
+
+
 class ReportContentSerializer(serializers.Serializer):
     """The figures an office files for one pilot, sub-task and quarter."""
 
-    percent_complete = serializers.DecimalField(max_digits=4, decimal_places=1, min_value=0, max_value=100)
+    percent_complete = PlainDecimalField(max_digits=4, decimal_places=1, min_value=0, max_value=100)
     status = serializers.ChoiceField(choices=ProgressReport.Status.choices)
     narrative = serializers.CharField(required=False, allow_blank=True, max_length=20000, default="")
-    kpi_actual = serializers.DecimalField(max_digits=16, decimal_places=2, required=False, allow_null=True,
+    kpi_actual = PlainDecimalField(max_digits=16, decimal_places=2, required=False, allow_null=True,
                                           default=None)
-    investment_to_date = serializers.DecimalField(
+    investment_to_date = PlainDecimalField(
         max_digits=14, decimal_places=2, min_value=0, required=False, allow_null=True, default=None,
         help_text=_("Investment so far, in 万元 (ten thousand yuan)."),
     )
@@ -119,8 +131,7 @@ class ReportContentSerializer(serializers.Serializer):
 
 class ReportCreateSerializer(ReportContentSerializer):
     pilot = VisiblePilotField(help_text=_("Pilot id."))
-    subtask = serializers.PrimaryKeyRelatedField(queryset=SubTask.objects.select_related("task"),
-                                                 help_text=_("Sub-task id."))
+    subtask = IdRelatedField(queryset=SubTask.objects.select_related("task"), help_text=_("Sub-task id."))
     period = PeriodField(help_text=_("Quarter, e.g. 2021Q3."))
     submit = serializers.BooleanField(
         required=False, default=False, write_only=True,
@@ -175,7 +186,7 @@ class PeriodBoundFilter(django_filters.CharFilter):
 
 
 class ReportFilterSet(django_filters.FilterSet):
-    pilot = django_filters.NumberFilter(field_name="pilot_id", help_text="Pilot id.")
+    pilot = WholeNumberFilter(field_name="pilot_id", help_text="Pilot id.")
     prefecture = django_filters.CharFilter(field_name="pilot__prefecture__code", help_text="Prefecture code.")
     programme = django_filters.CharFilter(field_name="pilot__programme__code", help_text="Programme code.")
     task = django_filters.CharFilter(field_name="subtask__task__code", help_text="Task code, e.g. T4.")
@@ -270,8 +281,11 @@ class ReportViewSet(IdempotentPostMixin, ScopedViewSetMixin, mixins.ListModelMix
     def _context(self) -> ChangeContext:
         return ChangeContext.from_request(self.request)
 
-    def _respond(self, report, status_code=200, *, with_receipt=False, receipt=None):
-        report = self.get_queryset().get(pk=report.pk)
+    def _respond(self, report, status_code=200, *, with_receipt=False, receipt=None, reread=True):
+        if reread:
+            report = self.get_queryset().get(pk=report.pk)
+        else:  # written by this request from loaded instances: only its history is still to be read
+            prefetch_related_objects([report], *_DETAIL_PREFETCHES)
         body = ReportDetailSerializer(report, context=self.get_serializer_context()).data
         if with_receipt:
             body = {"report": body, "receipt": asdict(receipt) if receipt else None}
@@ -294,7 +308,7 @@ class ReportViewSet(IdempotentPostMixin, ScopedViewSetMixin, mixins.ListModelMix
         if submit:
             receipt = Receipt(report.pk, report.revision, report.submitted_at.isoformat(), report.receipt_hash,
                               receipt_content(report, report.submitted_at))
-        response = self._respond(report, status.HTTP_201_CREATED, with_receipt=True, receipt=receipt)
+        response = self._respond(report, status.HTTP_201_CREATED, with_receipt=True, receipt=receipt, reread=False)
         response["Location"] = f"{request.path}{report.pk}/"
         return response
 
@@ -411,8 +425,8 @@ class ReportViewSet(IdempotentPostMixin, ScopedViewSetMixin, mixins.ListModelMix
                                      context=self._context())
         return Response(ReportAttachmentSerializer(attachment).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(summary="Download one piece of evidence", responses={
-        (200, "application/octet-stream"): OpenApiTypes.BINARY})
+    @extend_schema(summary="Download one piece of evidence", responses={  # served as the type checked on upload
+        (200, content_type): OpenApiTypes.BINARY for content_type in sorted({t for t, _c in EVIDENCE_TYPES.values()})})
     @action(detail=True, methods=["get"], url_path=r"attachments/(?P<attachment_id>\d+)", filter_backends=[],
             pagination_class=None)
     def attachment(self, request, pk=None, attachment_id=None):

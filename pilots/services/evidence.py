@@ -48,10 +48,12 @@ def _is_office_zip(upload, folder: str) -> bool:
 def evidence_check(upload) -> tuple[str, str, str]:
     """Return (safe display name, extension, content type), or raise a ValidationError on ``file``."""
     name = PurePath(str(upload.name).replace("\\", "/")).name.strip()  # drop any path the client sent
-    name = "".join(ch for ch in name if ch.isprintable())[:200] or "evidence"
+    name = "".join(ch for ch in name if ch.isprintable()) or "evidence"
     extension = PurePath(name).suffix.lower()
     if extension not in EVIDENCE_TYPES:
         raise ValidationError({"file": _("Allowed types: %(types)s.") % {"types": ", ".join(sorted(EVIDENCE_TYPES))}})
+    if len(name) > 200:  # shorten the stem: a long name keeps its extension
+        name = name[: 200 - len(extension)] + name[len(name) - len(extension):]
     if upload.size > settings.EVIDENCE_MAX_BYTES:
         raise ValidationError({"file": _("A file may be at most %(mb)s MB.") % {
             "mb": settings.EVIDENCE_MAX_BYTES // (1024 * 1024)}})

@@ -337,7 +337,15 @@ def _xlsx_table(data: bytes):
             from None
     try:
         sheet = workbook[DATA_SHEET] if DATA_SHEET in workbook.sheetnames else workbook.worksheets[0]
-        for cells in sheet.iter_rows(max_col=MAX_COLUMNS):
+        rows = sheet.iter_rows(max_col=MAX_COLUMNS)  # read-only mode parses the sheet's XML only now
+        while True:
+            try:
+                cells = next(rows)
+            except StopIteration:
+                return
+            except Exception:  # noqa: BLE001  a damaged sheet (bad XML, a NUL character reference…)
+                raise ValidationError({"file": _(
+                    "The workbook cannot be read; open it in Excel and save it again.")}) from None
             yield [_xlsx_value(cell) for cell in cells]
     finally:
         workbook.close()

@@ -11,7 +11,7 @@ from rest_framework.exceptions import APIException
 
 from smartcity.api.errors import ErrorSerializer
 
-_ETAG = re.compile(r'^\s*(?:W/)?"(?P<pk>\d+)\.(?P<version>\d+)"\s*$')
+_ETAG = re.compile(r'^\s*(?:W/)?"(?P<pk>\d+)\.(?P<version>\d+)"\s*$', re.ASCII)  # "１.１" is no ETag we issued
 
 
 class PreconditionRequired(APIException):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
@@ -54,6 +54,12 @@ class Conflict(exceptions.APIException):
     default_code = "invalid_state"
 
 
+class RequestTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = _lazy("The request body is larger than this service accepts.")
+    default_code = "request_too_large"
+
+
 class ServiceUnavailable(exceptions.APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_detail = _lazy("The database is unavailable; try again shortly.")
@@ -68,6 +74,11 @@ def error_body(status_code: int, code: str, detail: str, errors: list[dict[str, 
         "errors": errors or [],
         "request_id": current_request_id.get(),
     }
+
+
+def _text(value: Any) -> str:
+    """A message that can be sent: a lone surrogate echoed from the input (``\\ud800``) cannot be UTF-8."""
+    return str(value).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _flatten(detail: Any, codes: Any, path: str | None) -> list[dict[str, Any]]:
@@ -92,7 +103,8 @@ def _flatten(detail: Any, codes: Any, path: str | None) -> list[dict[str, Any]]:
             else:
                 items.extend(_flatten(value, code, path))
         return items
-    return [{"field": path, "code": str(codes or "invalid"), "message": str(detail)}]
+    field = None if path is None else _text(path)
+    return [{"field": field, "code": str(codes or "invalid"), "message": _text(detail)}]
 
 
 def _django_error_detail(exc: DjangoValidationError) -> dict[str, list[ErrorDetail]]:
@@ -117,6 +129,12 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         exc = exceptions.PermissionDenied()
     elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(_django_error_detail(exc))
+    elif isinstance(exc, RequestDataTooBig):  # Django's DATA_UPLOAD_MAX_MEMORY_SIZE, met while parsing
+        exc = RequestTooLarge()
+    elif isinstance(exc, TooManyFieldsSent):  # DATA_UPLOAD_MAX_NUMBER_FIELDS
+        exc = exceptions.ParseError(_("The request has too many form fields."), code="too_many_fields")
+    elif isinstance(exc, TooManyFilesSent):  # DATA_UPLOAD_MAX_NUMBER_FILES
+        exc = exceptions.ParseError(_("The request has too many files."), code="too_many_files")
     elif isinstance(exc, (OperationalError, InterfaceError)):
         logger.warning("database unavailable: %s", exc)
         exc = ServiceUnavailable()

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import django_filters
+from django import forms
 from django.utils.translation import gettext as _
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
@@ -7,6 +9,18 @@ from rest_framework.filters import OrderingFilter, SearchFilter
 
 # Parameters every list understands besides its filters.
 GENERIC_PARAMS = {"page", "page_size", "format"}
+
+
+class WholeNumberFilter(django_filters.NumberFilter):
+    """An id or a year: a whole number within 64 bits. ``1.5`` is a 400, not rounded down to 1 by the database,
+    and ``2**63`` a 400, not an overflow in the database driver."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", -(2**63))
+        kwargs.setdefault("max_value", 2**63 - 1)
+        super().__init__(*args, **kwargs)
 
 
 class StrictFilterBackend(DjangoFilterBackend):

@@ -31,6 +31,19 @@ class StrictPageNumberPagination(PageNumberPagination):
             )
         return value
 
+    def get_page_number(self, request, paginator):
+        """A page is a whole number from 1 (or ``last``): ``page=0`` or ``page=abc`` is a 400 naming ``page``.
+
+        A page past the last one stays a 404, as DRF answers it.
+        """
+        raw = super().get_page_number(request, paginator)
+        if raw in self.last_page_strings or (isinstance(raw, int) and raw >= 1):
+            return raw
+        text = str(raw)
+        if not (text.isascii() and text.isdigit()) or not text.strip("0"):
+            raise ValidationError({self.page_query_param: [_("A whole number from 1 is required.")]}, code="invalid")
+        return text
+
     def get_paginated_response(self, data):
         return Response(
             OrderedDict(

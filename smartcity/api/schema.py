@@ -14,6 +14,7 @@ _ERROR_DESCRIPTIONS = {
     "401": "No credentials, or a token that is unknown, expired or revoked.",
     "403": "Authenticated, but this role or token may not perform this action.",
     "404": "No such object, or it lies outside the caller's scope (another prefecture's data).",
+    "404-page": "No such page: the page number is past the last page.",
     "429": "Too many requests for this token or address, or too many failed sign-ins; see Retry-After.",
 }
 
@@ -37,13 +38,18 @@ class SmartcityAutoSchema(AutoSchema):
             statuses.append("400")
         if not self._is_public():
             statuses += ["401", "403"]
-        if "{" in self.path:
+        descriptions = dict(_ERROR_DESCRIPTIONS)
+        paginated = self.method == "GET" and self._is_list_view() and self._get_paginator() is not None
+        if "{" in self.path or paginated:
             statuses.append("404")
+            if paginated:
+                pages = _ERROR_DESCRIPTIONS["404-page"]
+                descriptions["404"] = f"{descriptions['404']} Or: {pages}" if "{" in self.path else pages
         statuses.append("429")
         for code in statuses:
             if code not in responses:
                 responses[code] = self._get_response_for_code(
-                    OpenApiResponse(ErrorSerializer, description=_ERROR_DESCRIPTIONS[code]), code, direction=direction
+                    OpenApiResponse(ErrorSerializer, description=descriptions[code]), code, direction=direction
                 )
         return responses
 
