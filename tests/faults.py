@@ -16,7 +16,6 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -334,13 +333,21 @@ class WebServer:
 
 
 @contextlib.contextmanager
-def gunicorn(*, database_url: str, broker_url: str, workdir: Path, env: dict | None = None) -> Iterator[WebServer]:
-    """``gunicorn smartcity.wsgi`` (one sync worker, as in production but one) on a spare port."""
+def gunicorn(*, database_url: str, broker_url: str | None, workdir: Path, env: dict | None = None
+             ) -> Iterator[WebServer]:
+    """``gunicorn smartcity.wsgi`` (one sync worker, as in production but one) on a spare port.
+
+    ``broker_url=None``: the server's own file-system broker under ``workdir/var``, which no worker reads.
+    """
     port = free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     log_path = workdir / "gunicorn.log"
-    child_env = {**os.environ, "DEBUG": "true", "DATABASE_URL": database_url, "CELERY_BROKER_URL": broker_url,
-                 "VAR_DIR": str(workdir / "var"), "PYTHONUNBUFFERED": "1", **(env or {})}
+    child_env = {**os.environ, "DEBUG": "true", "DATABASE_URL": database_url, "VAR_DIR": str(workdir / "var"),
+                 "PYTHONUNBUFFERED": "1", **(env or {})}
+    if broker_url is None:
+        child_env.pop("CELERY_BROKER_URL", None)
+    else:
+        child_env["CELERY_BROKER_URL"] = broker_url
     command = [sys.executable, "-m", "gunicorn", "smartcity.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1",
                "--timeout", "30", "--error-logfile", "-", "--no-control-socket"]
     with open(log_path, "wb") as log:
@@ -362,34 +369,3 @@ def gunicorn(*, database_url: str, broker_url: str, workdir: Path, env: dict | N
         yield server
     finally:
         _stop(process)
-
-
-# --- A webhook receiver -----------------------------------------------------------------------------
-
-class Receiver:
-    """A local HTTP server on 127.0.0.1 that records every POST body and answers 204."""
-
-    def __init__(self):
-        self.bodies: list[bytes] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                receiver.bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> Receiver:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()

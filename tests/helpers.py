@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 from rest_framework.test import APIClient
 
 from tests.factories import bearer
@@ -18,3 +21,38 @@ def client_for(user, *, can_write: bool = False) -> APIClient:
 def error_fields(response) -> set[str | None]:
     """The field names an error response complains about."""
     return {item["field"] for item in response.json()["errors"]}
+
+
+class Receiver:
+    """A local HTTP server on 127.0.0.1 that records every POST and answers ``status``."""
+
+    def __init__(self, status: int = 204):
+        self.status = status
+        self.received: list[tuple[dict, bytes]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.received.append((dict(self.headers), body))
+                self.send_response(receiver.status)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def bodies(self) -> list[bytes]:
+        return [body for _headers, body in self.received]
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()

@@ -30,10 +30,6 @@ import hashlib
 import os
 import re
 import secrets
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -63,6 +59,7 @@ from pilots.services.webhooks import webhook_subscription_create
 from smartcity.audit import ChangeContext
 from smartcity.auth.services import token_issue
 from smartcity.models import ApiToken, AuditEntry
+from tests import faults
 from tests.conftest import _run_dir, _test_database_url
 from tests.factories import (
     OrganisationFactory,
@@ -94,16 +91,9 @@ OPERATIONS: dict[str, Counter] = {}  # operation → responses by status code, a
 # --- The service --------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @dataclass
 class LiveService:
     url: str
-    process: subprocess.Popen
     log_path: Path
     media_root: Path
 
@@ -121,61 +111,35 @@ class LiveService:
 
 @pytest.fixture(scope="module")
 def live_service(django_db_setup, tmp_path_factory, request):
-    from django.conf import settings
-
     started = time.monotonic()
-    port = _free_port()
-    var_dir = tmp_path_factory.mktemp("fuzz-service")
-    log_path = var_dir / "gunicorn.log"
+    workdir = tmp_path_factory.mktemp("fuzz-service")
     env = {
-        **os.environ,
         # As deployed: with DEBUG on, Django would answer an unmatched URL with its HTML debug page.
         "DEBUG": "false",
         "SECRET_KEY": secrets.token_urlsafe(48),
         "ALLOWED_HOSTS": "127.0.0.1",
         "SECURE_SSL_REDIRECT": "false",
-        "DATABASE_URL": _test_database_url(),
-        # Its own runtime folder: uploads, and a file-system broker nothing reads (no worker here), so
-        # the recomputes its writes enqueue never reach a worker another test started.
-        "VAR_DIR": str(var_dir),
         "API_RATE_PER_TOKEN": "1000000/min",
         "API_RATE_PER_IP": "1000000/min",
-        "PYTHONUNBUFFERED": "1",
     }
-    env.pop("CELERY_BROKER_URL", None)
-    command = [
-        sys.executable, "-m", "gunicorn", "smartcity.wsgi", "--bind", f"127.0.0.1:{port}",
-        "--workers", "1", "--threads", "1", "--timeout", "60", "--graceful-timeout", "5", "--log-level", "warning",
-    ]
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=settings.BASE_DIR, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
-    service = LiveService(url=f"http://127.0.0.1:{port}", process=process, log_path=log_path,
-                          media_root=var_dir / "media")
-    try:
+    # No broker of the tests': the recomputes its writes enqueue never reach a worker another test started.
+    with faults.gunicorn(database_url=_test_database_url(), broker_url=None, workdir=workdir, env=env) as server:
+        service = LiveService(url=server.url, log_path=server.log_path, media_root=workdir / "var" / "media")
         deadline = time.monotonic() + SERVER_READY_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"the service exited with {process.returncode}:\n{service.log_tail()}", pytrace=False)
+        while True:  # listening is not answering: the worker may still be loading Django
             try:
                 if requests.get(f"{service.url}/healthz", timeout=2).status_code == 200:
                     break
-            except requests.RequestException:  # not listening yet, or the worker still loading Django
+            except requests.RequestException:
                 pass
             if time.monotonic() > deadline:
                 pytest.fail(f"the service did not answer within {SERVER_READY_TIMEOUT}s:\n{service.log_tail()}",
                             pytrace=False)
             time.sleep(0.2)
-        yield service
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(5)
-        _report_figures(request, time.monotonic() - started)
+        try:
+            yield service
+        finally:
+            _report_figures(request, time.monotonic() - started)
 
 
 def _report_figures(request, seconds: float) -> None:

@@ -25,7 +25,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from pilots.models import CompletionRollup, Notification, Organisation, ProgressReport, Reminder, WebhookDelivery
+from pilots.models import CompletionRollup, Notification, ProgressReport, Reminder, WebhookDelivery
 from pilots.periods import Period
 from smartcity.audit import ChangeContext
 from smartcity.models import OutboxMessage
@@ -37,11 +37,11 @@ from tests.factories import (
     PilotFactory,
     PrefectureFactory,
     SubTaskFactory,
-    TaskFactory,
     bearer,
     member,
 )
-from tests.helpers import client_for
+from tests.helpers import Receiver, client_for
+from tests.test_reminders_concurrency import NOW, RECIPIENTS, build_overdue_quarter
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -139,7 +139,7 @@ def test_reports_filed_while_redis_is_dead_are_computed_and_delivered_once_it_is
     today = world["today"]
     worker = None
     with faults.throwaway_redis(workdir / "redis") as redis, faults.celery_broker(redis.url), \
-            faults.Receiver() as receiver:
+            Receiver() as receiver:
         webhook_subscription_create(owner=member("integrator"), url=receiver.url,
                                     events=["report.submitted", "report.approved"], context=ChangeContext.command())
         try:
@@ -255,25 +255,12 @@ def test_a_worker_killed_mid_recompute_commits_nothing_and_the_redelivered_task_
 
 # --- A worker killed in the middle of a reminder sweep ------------------------------------------------
 
-SWEEP_AT = dt.datetime(2021, 10, 9, 9, 30, tzinfo=dt.timezone(dt.timedelta(hours=8)))  # a working Saturday
-RECIPIENTS = 6
+SWEEP_AT = NOW  # the adjusted working Saturday after 2021Q3's deadline, as in test_reminders_concurrency
 
 
 @pytest.fixture
 def overdue_world():
-    """As in tests/test_reminders_concurrency.py: two sub-tasks whose 2021Q3 reports are overdue and six
-    reporters, so 24 reminders (6 × 2 sub-tasks × e-mail and in-app) in 12 digests of two."""
-    from pilots.services.reminders import reminder_rules_ensure
-
-    task = TaskFactory(code="T4", programme__report_due_days=5)
-    SubTaskFactory(task=task, code="T4.1")
-    SubTaskFactory(task=task, code="T4.2")
-    chengdu = PrefectureFactory(code="510100")
-    PilotFactory(programme=task.programme, prefecture=chengdu, code="510108", construction_start=dt.date(2021, 7, 1))
-    office = OrganisationFactory(kind=Organisation.Kind.PREFECTURE, prefecture=chengdu)
-    for n in range(RECIPIENTS):
-        member("reporter", office, email=f"reporter{n}@chengdu.example")
-    reminder_rules_ensure()
+    build_overdue_quarter()
 
 
 def emails_by_address(folder: Path) -> dict[str, int]:

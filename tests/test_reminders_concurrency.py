@@ -19,8 +19,9 @@ NOW = dt.datetime(2021, 10, 9, 9, 30, tzinfo=CST)  # adjusted working Saturday, 
 RECIPIENTS = 6
 
 
-@pytest.fixture
-def world():
+def build_overdue_quarter() -> None:
+    """Two sub-tasks whose 2021Q3 reports are overdue at NOW, and RECIPIENTS reporters of 成都市: 24
+    reminders (6 × 2 sub-tasks × e-mail and in-app) in 12 digests of two. Also used by test_faults."""
     task = TaskFactory(code="T4", programme__report_due_days=5)
     SubTaskFactory(task=task, code="T4.1")
     SubTaskFactory(task=task, code="T4.2")
@@ -30,6 +31,11 @@ def world():
     for n in range(RECIPIENTS):
         member("reporter", office, email=f"reporter{n}@chengdu.example")
     reminder_rules_ensure()
+
+
+@pytest.fixture
+def world():
+    build_overdue_quarter()
 
 
 def _emails_by_address() -> dict[str, int]:

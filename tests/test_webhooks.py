@@ -6,9 +6,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 import time_machine
@@ -27,7 +25,7 @@ from pilots.services.webhooks import (
 from smartcity.audit import ChangeContext
 from smartcity.models import AuditEntry, OutboxMessage
 from tests.factories import OrganisationFactory, PilotFactory, PrefectureFactory, SubTaskFactory, TaskFactory, member
-from tests.helpers import client_for
+from tests.helpers import Receiver, client_for
 
 URL = "/api/v1/webhooks/"
 CST = dt.timezone(dt.timedelta(hours=8))
@@ -39,37 +37,6 @@ def verify(*, secret: str, body: bytes, header: str, tolerance: int = 300) -> bo
     timestamp = int(fields["t"])
     expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
     return abs(time.time() - timestamp) <= tolerance and hmac.compare_digest(expected, fields["v1"])
-
-
-class Receiver:
-    """A local HTTP server on 127.0.0.1 that records every POST and answers ``status``."""
-
-    def __init__(self, status: int = 204):
-        self.status = status
-        self.received: list[tuple[dict, bytes]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.received.append((dict(self.headers), body))
-                self.send_response(receiver.status)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
