@@ -238,6 +238,9 @@ def test_a_worker_killed_mid_recompute_commits_nothing_and_the_redelivered_task_
 
             workers[-1].wait_for(lambda: province_completion(today) == Decimal("65.00"), timeout=FIGURE_TIMEOUT,
                                  what="the redelivered recompute")  # (80 + 3 × 60) / 4
+            # The figures show at the task's commit; its "succeeded" log line comes a moment later.
+            workers[-1].wait_for(lambda: any(succeeded(w, "pilots.recompute_pilot_completion") for w in workers),
+                                 timeout=FIGURE_TIMEOUT, what="the worker to log the redelivered task's success")
         finally:
             for worker in workers:
                 faults.stop_worker(worker)
