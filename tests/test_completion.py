@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import threading
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 from django.core.management import call_command
 from django.db import connection, connections
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from pilots.models import (
     CompletionRollup,
@@ -23,6 +28,7 @@ from pilots.models import (
     SubtaskCompletion,
 )
 from pilots.services.completion import (
+    FORECAST_HORIZON_YEARS,
     completion_recompute_all,
     completion_recompute_pilot,
     forecast_completion_date,
@@ -243,12 +249,27 @@ def test_variance_interpolates_between_milestones(world):
 
 @pytest.mark.parametrize(("as_of", "planned"), [
     (dt.date(2020, 12, 1), "0.00"),  # before construction starts
+    (dt.date(2021, 1, 1), "0.00"),  # the day construction starts
     (dt.date(2021, 4, 1), "15.00"),  # 0 on 2021-01-01 → 30 on 2021-06-30: 30 × 90 / 180
     (dt.date(2021, 6, 30), "30.00"),  # on a milestone
     (dt.date(2022, 3, 1), "80.00"),  # flat after the last milestone
 ])
 def test_planned_percent_from_construction_start_through_the_last_milestone(world, as_of, planned):
     plan(world["a1"], world["light"], (dt.date(2021, 6, 30), 30), (dt.date(2021, 12, 31), 80))
+    designate(world["a1"], on=dt.date(2020, 11, 1))
+
+    completion_recompute_all(as_of=as_of)
+
+    assert sub(world["a1"], world["light"], as_of=as_of).planned_percent == Decimal(planned)
+
+
+@pytest.mark.parametrize(("as_of", "planned"), [
+    (dt.date(2020, 12, 31), "0.00"),  # before the start, although a milestone is due on that day
+    (dt.date(2021, 1, 1), "10.00"),  # a milestone due the day construction starts is the plan that day
+    (dt.date(2021, 4, 1), "55.00"),  # 10 → 100 on 2021-06-30: 10 + 90 × 90 / 180
+])
+def test_a_milestone_due_on_the_first_day_of_construction_counts_that_day(world, as_of, planned):
+    plan(world["a1"], world["light"], (dt.date(2021, 1, 1), 10), (dt.date(2021, 6, 30), 100))
     designate(world["a1"], on=dt.date(2020, 11, 1))
 
     completion_recompute_all(as_of=as_of)
@@ -366,6 +387,24 @@ def test_forecast_rules():
     assert forecast_completion_date(crawling, as_of=day) is None  # centuries away: no date
     overdue = [(dt.date(2021, 3, 31), Decimal(10)), (dt.date(2021, 6, 30), Decimal(95))]
     assert forecast_completion_date(overdue, as_of=day) == day  # the trend says "already", it is not: today
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(-1500, 400), st.decimals(0, Decimal("99.99"), places=2)),
+                min_size=2, max_size=14, unique_by=lambda point: point[0]))
+def test_forecast_is_the_least_squares_crossing_in_exact_fractions(offsets_and_percents):
+    """The engine's integer arithmetic gives the day the textbook least-squares line reaches 100."""
+    day = dt.date(2021, 10, 15)
+    points = sorted((day + dt.timedelta(days=offset), percent) for offset, percent in offsets_and_percents)
+    xs = [Fraction((when - day).days) for when, _percent in points]
+    ys = [Fraction(percent) for _when, percent in points]
+    mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / sum((x - mean_x) ** 2 for x in xs)
+    expected = None
+    if slope > 0:
+        days = max(math.ceil(mean_x + (100 - mean_y) / slope), 0)
+        expected = day + dt.timedelta(days=days) if days <= FORECAST_HORIZON_YEARS * 366 else None
+    assert forecast_completion_date(points, as_of=day) == expected
 
 
 def test_goal_attainment_counts_states_as_of_the_date(world):

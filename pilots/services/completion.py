@@ -156,17 +156,22 @@ def forecast_completion_date(points: list[tuple[dt.date, Decimal]], *, as_of: dt
         return next(day for day, value in points if value >= 100)
     if len(points) < 2:
         return None
-    xs = [Fraction((day - as_of).days) for day, _value in points]
+    # Exact, in integers: the recompute runs this for every pilot, and Fraction sums cost a second.
+    # x = days after as_of; y = the percents over a common denominator; n²·var(x) and n²·cov(x, y).
     ys = [Fraction(value) for _day, value in points]
-    mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
-    sxx = sum((x - mean_x) ** 2 for x in xs)
-    if sxx == 0:
+    scale = math.lcm(*(y.denominator for y in ys))
+    ys = [y.numerator * (scale // y.denominator) for y in ys]
+    xs = [(day - as_of).days for day, _value in points]
+    n, sum_x, sum_y = len(xs), sum(xs), sum(ys)
+    variance = n * sum(x * x for x in xs) - sum_x * sum_x
+    if variance == 0:
         return None
-    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / sxx
-    if slope <= 0:
+    covariance = n * sum(x * y for x, y in zip(xs, ys)) - sum_x * sum_y
+    if covariance <= 0:  # a flat or falling trend never reaches 100
         return None
-    crossing = mean_x + (100 - mean_y) / slope  # days after as_of
-    days = max(math.ceil(crossing), 0)
+    # The crossing, mean(x) + (100 − mean(y)) / slope, as one fraction; -(-a // b) is its ceiling.
+    crossing_numerator = sum_x * covariance + (100 * scale * n - sum_y) * variance
+    days = max(-(-crossing_numerator // (n * covariance)), 0)
     if days > FORECAST_HORIZON_YEARS * 366:
         return None
     return as_of + dt.timedelta(days=days)
@@ -392,34 +397,38 @@ WITH approved AS (
     WHERE r.submitted_at < %(cutoff)s
       AND (r.state = 'submitted' OR (r.state IN ('approved', 'returned') AND r.reviewed_at >= %(cutoff)s))
       AND r.pilot_id IN ({ids}) {report_demo}
-), points AS (
-    -- The plan: each milestone, and 0 on the day construction starts.
-    SELECT pi.pilot_id, pi.subtask_id, m.due_on AS day, m.target_percent AS percent, 1 AS kind
-    FROM {milestone} m JOIN {plan_item} pi ON pi.id = m.plan_item_id
+), bounds AS (
+    -- Each plan item's nearest milestone on or before the as-of date and after it.
+    SELECT pi.id AS plan_item_id, pi.pilot_id, pi.subtask_id, p.construction_start AS start_day,
+           MAX(CASE WHEN m.due_on <= %(as_of)s THEN m.due_on END) AS before_day,
+           MIN(CASE WHEN m.due_on > %(as_of)s THEN m.due_on END) AS after_day
+    FROM {milestone} m JOIN {plan_item} pi ON pi.id = m.plan_item_id JOIN {_table(Pilot)} p ON p.id = pi.pilot_id
     WHERE pi.pilot_id IN ({ids}) {plan_demo}
-    UNION ALL
-    SELECT pi.pilot_id, pi.subtask_id, p.construction_start, 0, 0
-    FROM {plan_item} pi JOIN {_table(Pilot)} p ON p.id = pi.pilot_id
-    WHERE pi.pilot_id IN ({ids}) {plan_demo}
-      AND EXISTS (SELECT 1 FROM {milestone} m WHERE m.plan_item_id = pi.id)
-), point_before AS (
-    SELECT pilot_id, subtask_id, day, percent,
-           ROW_NUMBER() OVER (PARTITION BY pilot_id, subtask_id ORDER BY day DESC, kind DESC) AS nearness
-    FROM points WHERE day <= %(as_of)s
-), point_after AS (
-    SELECT pilot_id, subtask_id, day, percent,
-           ROW_NUMBER() OVER (PARTITION BY pilot_id, subtask_id ORDER BY day, kind) AS nearness
-    FROM points WHERE day > %(as_of)s
+    GROUP BY pi.id, pi.pilot_id, pi.subtask_id, p.construction_start
+), plan_points AS (
+    -- The plan's line runs through 0 on the day construction starts and then each milestone: the
+    -- points either side of the as-of date (on the same day a milestone comes before the start, the
+    -- start before a later milestone).
+    SELECT b.pilot_id, b.subtask_id,
+           CASE WHEN b.start_day <= %(as_of)s AND (b.before_day IS NULL OR b.start_day > b.before_day)
+                THEN b.start_day ELSE b.before_day END AS before_day,
+           CASE WHEN b.start_day <= %(as_of)s AND (b.before_day IS NULL OR b.start_day > b.before_day)
+                THEN 0 ELSE mb.target_percent END AS before_percent,
+           CASE WHEN b.start_day > %(as_of)s AND (b.after_day IS NULL OR b.start_day <= b.after_day)
+                THEN b.start_day ELSE b.after_day END AS after_day,
+           CASE WHEN b.start_day > %(as_of)s AND (b.after_day IS NULL OR b.start_day <= b.after_day)
+                THEN 0 ELSE ma.target_percent END AS after_percent
+    FROM bounds b
+    LEFT JOIN {milestone} mb ON mb.plan_item_id = b.plan_item_id AND mb.due_on = b.before_day
+    LEFT JOIN {milestone} ma ON ma.plan_item_id = b.plan_item_id AND ma.due_on = b.after_day
 ), planned AS (
-    SELECT plans.pilot_id, plans.subtask_id,
-           ROUND(CASE WHEN b.day IS NULL THEN 0
-                      WHEN a.day IS NULL THEN b.percent
-                      ELSE b.percent + (a.percent - b.percent) * {_days('%(as_of)s', 'b.day')}
-                                       / {_days('a.day', 'b.day')}
+    SELECT pilot_id, subtask_id,
+           ROUND(CASE WHEN before_day IS NULL THEN 0
+                      WHEN after_day IS NULL THEN before_percent
+                      ELSE before_percent + (after_percent - before_percent) * {_days('%(as_of)s', 'before_day')}
+                                            / {_days('after_day', 'before_day')}
                  END, 2) AS percent
-    FROM (SELECT DISTINCT pilot_id, subtask_id FROM points) plans
-    LEFT JOIN point_before b ON b.pilot_id = plans.pilot_id AND b.subtask_id = plans.subtask_id AND b.nearness = 1
-    LEFT JOIN point_after a ON a.pilot_id = plans.pilot_id AND a.subtask_id = plans.subtask_id AND a.nearness = 1
+    FROM plan_points
 ), figures AS (
     SELECT p.id AS pilot_id, st.id AS subtask_id,
            COALESCE(l.percent, 0) AS approved, l.period AS approved_period,
