@@ -327,12 +327,15 @@ def test_a_revoked_pilot_accepts_no_new_reports(world):
 
 
 def test_a_second_report_for_the_same_quarter_is_refused(world):
-    file_report(world)
+    first = file_report(world).json()["report"]["id"]
+    written = ReportTransition.objects.count(), AuditEntry.objects.count()
 
     response = world["chengdu_office"].post(URL, filing(world), format="json")
 
     assert response.status_code == 400 and error_fields(response) == {"period"}
+    assert f"ID {first}）" in response.json()["errors"][0]["message"]  # names the report to edit instead
     assert ProgressReport.objects.count() == 1
+    assert (ReportTransition.objects.count(), AuditEntry.objects.count()) == written
 
 
 def test_returning_a_report_needs_a_comment(world):

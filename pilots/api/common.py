@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from pilots.models import Pilot
 from pilots.periods import InvalidPeriod, Period
+from smartcity.api.serializers import FieldsBuiltOnce
 from smartcity.auth.access import actor_for
 from tasks_app.models import SubTask
 
@@ -24,7 +25,7 @@ class DemoLabelField(serializers.Field):
     def to_representation(self, instance):
         return DEMO_LABEL if instance.is_demo else None
 
-class PilotBriefSerializer(serializers.ModelSerializer):
+class PilotBriefSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     prefecture = serializers.CharField(source="prefecture.code", read_only=True)
 
     class Meta:
@@ -33,7 +34,7 @@ class PilotBriefSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class SubTaskBriefSerializer(serializers.ModelSerializer):
+class SubTaskBriefSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     task = serializers.CharField(source="task.code", read_only=True)
 
     class Meta:

@@ -43,13 +43,14 @@ from smartcity.api.concurrency import CONCURRENCY_RESPONSES, IF_MATCH_PARAMETER,
 from smartcity.api.errors import ErrorSerializer
 from smartcity.api.filters import WholeNumberFilter
 from smartcity.api.idempotency import IDEMPOTENCY_PARAMETER, IDEMPOTENCY_RESPONSES, IdempotentPostMixin
+from smartcity.api.serializers import FieldsBuiltOnce
 from smartcity.api.viewsets import ScopedViewSetMixin
 from smartcity.audit import ChangeContext
 from smartcity.auth.access import Role, write_rule
 from tasks_app.models import SubTask
 
 
-class ReportTransitionSerializer(serializers.ModelSerializer):
+class ReportTransitionSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     # Null for steps taken by a job or command; the creation step has no from_state ("").
     actor = serializers.CharField(source="actor.username", default=None, read_only=True, allow_null=True)
     from_state = serializers.ChoiceField(choices=ProgressReport.State.choices, allow_blank=True, read_only=True)
@@ -60,7 +61,7 @@ class ReportTransitionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ReportSerializer(serializers.ModelSerializer):
+class ReportSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     pilot = PilotBriefSerializer()
     subtask = SubTaskBriefSerializer()
     etag = serializers.CharField(read_only=True, help_text=_("Send back as If-Match to change this report."))
@@ -76,7 +77,7 @@ class ReportSerializer(serializers.ModelSerializer):
 
 
 
-class ReportAttachmentSerializer(serializers.ModelSerializer):
+class ReportAttachmentSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     uploaded_by = serializers.CharField(source="uploaded_by.username", default=None, read_only=True, allow_null=True)
     download_url = serializers.SerializerMethodField()
 

@@ -96,32 +96,36 @@ def report_create(
     content = {field: content.get(field) for field in CONTENT_FIELDS}
     content["narrative"] = content["narrative"] or ""
     content["decrease_reason"] = content["decrease_reason"] or ""
-    with transaction.atomic():
-        existing = ProgressReport.objects.filter(pilot=pilot, subtask=subtask, period=str(period)).order_by("pk").first()
-        if existing is not None:
-            raise ValidationError({"period": _(
-                "A report for this pilot, sub-task and period exists already (id %(id)s); edit it or file a "
-                "correction.") % {"id": existing.pk}})
-        report_rules_check(pilot=pilot, subtask=subtask, period=period, content=content)
-        report = ProgressReport(
-            pilot=pilot, subtask=subtask, period=str(period), period_start=period.start, revision=1,
-            state=State.DRAFT, created_by=_user(context), is_demo=is_demo or pilot.is_demo, **content,
-        )
-        # pilot, subtask and created_by are instances the caller has already loaded: checking that
-        # they exist would cost a query each.
-        report.full_clean(exclude=["pilot", "subtask", "created_by"], validate_unique=False,
-                          validate_constraints=False)
-        try:
-            with transaction.atomic():
-                report.save()
-        except IntegrityError:  # a concurrent request filed the same report a moment ago
-            raise ValidationError({"period": _("A report for this pilot, sub-task and period exists already.")}) \
-                from None
-        _record(report, Action.CREATE, "", State.DRAFT, context)
-        audit_record(context=context, action="create", instance=report, before=None, after=snapshot(report))
-        if submit:
-            report, _receipt = _submit(report, context)  # _transition tells completion
-        # A draft counts in no figure (pending means submitted): nothing to recompute until it is submitted.
+    # The unique constraint finds a report filed before (or by a concurrent request a moment ago); only
+    # then, once the transaction has rolled back, is it looked up, to name it.
+    try:
+        with transaction.atomic():
+            report_rules_check(pilot=pilot, subtask=subtask, period=period, content=content)
+            report = ProgressReport(
+                pilot=pilot, subtask=subtask, period=str(period), period_start=period.start, revision=1,
+                state=State.DRAFT, created_by=_user(context), is_demo=is_demo or pilot.is_demo, **content,
+            )
+            # pilot, subtask and created_by are instances the caller has already loaded: checking that
+            # they exist would cost a query each.
+            report.full_clean(exclude=["pilot", "subtask", "created_by"], validate_unique=False,
+                              validate_constraints=False)
+            report.save()
+            history = [_record(report, Action.CREATE, "", State.DRAFT, context)]
+            audit_record(context=context, action="create", instance=report, before=None, after=snapshot(report))
+            if submit:
+                report, _receipt = _submit(report, context, history=history)  # _transition tells completion
+            # A draft counts in no figure (pending means submitted): nothing to recompute until submitted.
+    except IntegrityError:
+        existing = (ProgressReport.objects.filter(pilot=pilot, subtask=subtask, period=str(period))
+                    .order_by("pk").values_list("pk", flat=True).first())
+        if existing is None:
+            raise
+        raise ValidationError({"period": _(
+            "A report for this pilot, sub-task and period exists already (id %(id)s); edit it or file a "
+            "correction.") % {"id": existing}}) from None
+    # What this call wrote is the new report's whole history: whoever shows it (the API's 201) need not
+    # read it back. Django keeps prefetched relations in this cache.
+    report._prefetched_objects_cache = {"transitions": history, "attachments": []}
     return report
 
 
@@ -230,19 +234,21 @@ def _locked(report_id: int, expected_version: int | None) -> ProgressReport:
 
 
 def _record(report: ProgressReport, action: str, from_state: str, to_state: str, context: ChangeContext,
-            comment: str = "") -> None:
-    ReportTransition.objects.create(
+            comment: str = "") -> ReportTransition:
+    return ReportTransition.objects.create(
         report=report, action=action, from_state=from_state, to_state=to_state, actor=_user(context),
         at=timezone.now(), comment=comment,
     )
 
 
 def _transition(report: ProgressReport, action: str, to_state: str, context: ChangeContext, *, comment: str = "",
-                **changes) -> ProgressReport:
+                history: list | None = None, **changes) -> ProgressReport:
     before = snapshot(report)
     from_state = report.state
     bump_version(report, state=to_state, **changes)
-    _record(report, action, from_state, to_state, context, comment=comment)
+    step = _record(report, action, from_state, to_state, context, comment=comment)
+    if history is not None:
+        history.append(step)
     audit_record(context=context, action=action, instance=report, before=before, after=snapshot(report))
     _completion_changed(report)
     webhook_report_transition(report=report, action=action)
@@ -254,12 +260,14 @@ def _completion_changed(report: ProgressReport) -> None:
     outbox_enqueue(task="pilots.recompute_pilot_completion", kwargs={"pilot_id": report.pilot_id})
 
 
-def _submit(report: ProgressReport, context: ChangeContext) -> tuple[ProgressReport, Receipt]:
+def _submit(report: ProgressReport, context: ChangeContext, *, history: list | None = None
+            ) -> tuple[ProgressReport, Receipt]:
     action = Action.RESUBMIT if report.state == State.RETURNED else Action.SUBMIT
     submitted_at = timezone.now()
     canonical = receipt_content(report, submitted_at)
     digest = hashlib.sha256(canonical.encode()).hexdigest()
-    report = _transition(report, action, State.SUBMITTED, context, submitted_at=submitted_at, receipt_hash=digest)
+    report = _transition(report, action, State.SUBMITTED, context, history=history, submitted_at=submitted_at,
+                         receipt_hash=digest)
     return report, Receipt(report.pk, report.revision, submitted_at.isoformat(), digest, canonical)
 
 

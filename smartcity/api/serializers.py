@@ -1,11 +1,28 @@
 from __future__ import annotations
 
+import copy
+
 from django.conf import settings
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from smartcity.models import ApiToken
+
+
+class FieldsBuiltOnce:
+    # For a ModelSerializer: introspect the model once per class, not once per instance. DRF builds a
+    # ModelSerializer's fields from the model for every instance it makes (for a nested one, per
+    # response), which costs more than rendering the row. What it builds depends on the class alone,
+    # so it is kept and copied for each instance, as DRF itself copies declared fields. (A comment, not
+    # a docstring: the schema would show a docstring as the description of every serializer using it.)
+
+    def get_fields(self):
+        built = type(self).__dict__.get("_fields_built_once")
+        if built is None:
+            built = super().get_fields()
+            type(self)._fields_built_once = built
+        return copy.deepcopy(built)
 
 
 class TokenRequestSerializer(serializers.Serializer):
