@@ -4,10 +4,15 @@ Nothing here aggregates reports: every endpoint reads ``CompletionRollup``, ``Su
 or ``ReportingRate`` rows through ``pilots.selectors.completion``. Each row carries the date it is
 ``as_of`` and when it was ``computed_at``. ``as_of`` defaults to the newest date computed;
 ``real_only=true`` reads the variant without demo pilots, demo reports and demo plans.
+
+The serializers describe the output (they make the OpenAPI schema); the views build the same JSON from
+``.values()`` rows (``_Json``): model instances and nested ModelSerializers were most of a request's CPU.
+``tests/test_api_completion_output.py`` holds the output to the serializers' fields and recorded bytes.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 
 import django_filters
@@ -26,7 +31,10 @@ from pilots.api.registry import PrefectureSerializer
 from pilots.models import CompletionRollup, Pilot, ReportingRate, SubtaskCompletion
 from pilots.periods import InvalidPeriod, Period
 from pilots.selectors.completion import (
+    FIGURE_COLUMNS,
+    RATE_COLUMNS,
     PilotCompletion,
+    brief_columns,
     completion_rollups,
     on_date,
     pilot_completion,
@@ -194,8 +202,11 @@ class ForecastSerializer(serializers.Serializer):
     complete_by_goal = serializers.SerializerMethodField(help_text="Projected complete by the goal deadline.")
 
     def get_complete_by_goal(self, value: PilotCompletion) -> bool:
-        projected = value.rollup.projected_completion_date
-        return projected is not None and projected <= value.goal_deadline
+        return _complete_by_goal(value.rollup["projected_completion_date"], value.goal_deadline)
+
+
+def _complete_by_goal(projected: dt.date | None, goal_deadline: dt.date) -> bool:
+    return projected is not None and projected <= goal_deadline
 
 
 class PilotCompletionSerializer(serializers.Serializer):
@@ -232,6 +243,153 @@ class ReportingRateSerializer(serializers.ModelSerializer):
     @extend_schema_field(_SHARE)
     def get_on_time_share(self, row: ReportingRate):
         return _share(row.on_time, row.expected)
+
+
+# --- The same JSON from rows ------------------------------------------------------------------------
+
+class _Json:
+    """Rows read with ``.values()`` as the serializers above render them, field for field and in their order.
+
+    Scalars go through the serializers' own field classes, so decimals ("45.20"), dates and times come out
+    exactly as before. One instance per response: it remembers the few dates and times it has rendered
+    (the rows of one run share ``as_of`` and ``computed_at``).
+    """
+
+    _percent = serializers.DecimalField(max_digits=6, decimal_places=2)  # like every _percent model field
+    _date = serializers.DateField()
+    _time = serializers.DateTimeField()
+
+    def __init__(self):
+        self._dates: dict = {}
+        self._times: dict = {}
+
+    def percent(self, value):
+        if value is None:
+            return None
+        if type(value) is Decimal and value.as_tuple().exponent == -2:
+            # Read from a numeric(6, 2) column: already what quantize to two places returns.
+            return f"{value:f}"
+        return self._percent.to_representation(value)
+
+    def date(self, value):
+        if value is None:
+            return None
+        text = self._dates.get(value)
+        if text is None:
+            text = self._dates[value] = self._date.to_representation(value)
+        return text
+
+    def time(self, value):
+        if value is None:
+            return None
+        text = self._times.get(value)
+        if text is None:
+            text = self._times[value] = self._time.to_representation(value)
+        return text
+
+    def figures(self, row: dict) -> dict:
+        """CompletionFiguresSerializer."""
+        return {
+            "as_of": self.date(row["as_of"]),
+            "real_only": row["real_only"],
+            "computed_at": self.time(row["computed_at"]),
+            "completion": self.percent(row["completion"]),
+            "planned": self.percent(row["planned"]),
+            "variance": self.percent(row["variance"]),
+            "schedule_status": row["schedule_status"],
+            "pilot_count": row["pilot_count"],
+            "demo_pilot_count": row["demo_pilot_count"],
+            "no_report_count": row["no_report_count"],
+            "behind_count": row["behind_count"],
+            "critical_count": row["critical_count"],
+            "stalled_count": row["stalled_count"],
+            "ahead_of_plan_count": row["ahead_of_plan_count"],
+            "includes_demo": row["includes_demo"],
+            "demo_label": DEMO_LABEL if row["includes_demo"] else None,
+        }
+
+    @staticmethod
+    def brief(row: dict, relation: str) -> dict | None:
+        """PrefectureSerializer, TaskBriefSerializer, DepartmentBriefSerializer: ``brief_columns(relation)``."""
+        pk = row[f"{relation}_id"]
+        if pk is None:
+            return None
+        return {"id": pk, "code": row[f"{relation}__code"], "name_zh": row[f"{relation}__name_zh"],
+                "name_en": row[f"{relation}__name_en"]}
+
+    def province(self, row: dict, programme: Programme) -> dict:
+        """ProvinceCompletionSerializer; the programme's code and deadline come from ``programme``, not the row."""
+        return {
+            "programme": programme.code,
+            **self.figures(row),
+            "projected_complete_count": row["projected_complete_count"],
+            "designated_count": row["designated_count"],
+            "accepted_count": row["accepted_count"],
+            "goal": row["goal"],
+            "goal_deadline": self.date(programme.goal_deadline),
+            "designated_share": _share(row["designated_count"], row["goal"]),
+            "accepted_share": _share(row["accepted_count"], row["goal"]),
+        }
+
+    def subtask(self, row: dict) -> dict:
+        """SubtaskCompletionSerializer."""
+        return {
+            "subtask": {"id": row["subtask_id"], "code": row["subtask__code"], "name_zh": row["subtask__name_zh"],
+                        "name_en": row["subtask__name_en"], "task": row["subtask__task__code"]},
+            "as_of": self.date(row["as_of"]),
+            "real_only": row["real_only"],
+            "computed_at": self.time(row["computed_at"]),
+            "approved_percent": self.percent(row["approved_percent"]),
+            "approved_period": row["approved_period"],
+            "pending_percent": self.percent(row["pending_percent"]),
+            "pending_period": row["pending_period"],
+            "planned_percent": self.percent(row["planned_percent"]),
+            "variance": self.percent(row["variance"]),
+            "schedule_status": row["schedule_status"],
+            "no_report": row["no_report"],
+            "stalled": row["stalled"],
+            "ahead_of_plan": row["ahead_of_plan"],
+            "includes_demo": row["includes_demo"],
+            "demo_label": DEMO_LABEL if row["includes_demo"] else None,
+        }
+
+    def pilot(self, value: PilotCompletion) -> dict:
+        """PilotCompletionSerializer."""
+        pilot, rollup = value.pilot, value.rollup
+        projected = rollup["projected_completion_date"]
+        return {
+            "pilot": {"id": pilot.pk, "code": pilot.code, "name_zh": pilot.name_zh, "name_en": pilot.name_en,
+                      "prefecture": pilot.prefecture.code, "is_demo": pilot.is_demo},
+            "state": rollup["pilot_state"],
+            "figures": self.figures(rollup),
+            "forecast": {
+                "projected_completion_date": self.date(projected),
+                "goal_deadline": self.date(value.goal_deadline),
+                "complete_by_goal": _complete_by_goal(projected, value.goal_deadline),
+            },
+            "tasks": [
+                {"task": self.brief(task.rollup, "task"), "figures": self.figures(task.rollup),
+                 "subtasks": [self.subtask(row) for row in task.subtasks]}
+                for task in value.tasks
+            ],
+        }
+
+    def rate(self, row: dict) -> dict:
+        """ReportingRateSerializer."""
+        return {
+            "period": row["period"],
+            "deadline": self.date(row["deadline"]),
+            "scope": row["scope"],
+            "prefecture": self.brief(row, "prefecture"),
+            "as_of": self.date(row["as_of"]),
+            "real_only": row["real_only"],
+            "computed_at": self.time(row["computed_at"]),
+            "expected": row["expected"],
+            "received": row["received"],
+            "on_time": row["on_time"],
+            "received_share": _share(row["received"], row["expected"]),
+            "on_time_share": _share(row["on_time"], row["expected"]),
+        }
 
 
 # --- Query parameters -------------------------------------------------------------------------------
@@ -387,7 +545,7 @@ class ProvinceCompletionView(APIView):
                                   real_only=params["real_only"])
         if row is None:
             raise NotFound(_("No completion figures have been computed for that date."))
-        return Response(ProvinceCompletionSerializer(row).data)
+        return Response(_Json().province(row, programme))
 
 
 def _programme(code: str | None) -> Programme:
@@ -423,10 +581,27 @@ class PilotCompletionView(APIView):
                                    real_only=params["real_only"])
         if figures is None:
             raise NotFound(_("No completion figures have been computed for this pilot on that date."))
-        return Response(PilotCompletionSerializer(figures).data)
+        return Response(_Json().pilot(figures))
 
 
-class _RollupListViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+class _RowsListMixin(mixins.ListModelMixin):
+    """``list`` that pages ``.values(*columns)`` of the filtered queryset and renders each row with ``represent``
+    (the serializer_class stays, for the schema)."""
+
+    columns: tuple[str, ...]
+
+    def represent(self, json: _Json, row: dict) -> dict:
+        raise NotImplementedError
+
+    def list(self, request, *args, **kwargs):
+        rows = self.filter_queryset(self.get_queryset()).values(*self.columns)
+        page = self.paginate_queryset(rows)
+        json = _Json()
+        data = [self.represent(json, row) for row in (rows if page is None else page)]
+        return Response(data) if page is None else self.get_paginated_response(data)
+
+
+class _RollupListViewSet(_RowsListMixin, viewsets.GenericViewSet):
     scope: str
     filter_backends = [StrictFilterBackend]  # filters only: no search, no ordering
     queryset = CompletionRollup.objects.none()  # for introspection; get_queryset reads through the selector
@@ -435,11 +610,25 @@ class _RollupListViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return completion_rollups(actor=actor_for(self.request), scope=self.scope)
 
 
+class _AreaListViewSet(_RollupListViewSet):
+    """One row per prefecture, task or department (``about``): its brief, then the figures."""
+
+    about: str
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (*brief_columns(self.about), *FIGURE_COLUMNS)
+
+    def represent(self, json: _Json, row: dict) -> dict:
+        return {self.about: json.brief(row, self.about), **json.figures(row)}
+
+
 @extend_schema_view(list=extend_schema(
     summary="Completion by prefecture",
     description="The mean completion of each prefecture's pilots. A prefecture office sees its own prefecture only.",
 ))
-class PrefectureCompletionViewSet(_RollupListViewSet):
+class PrefectureCompletionViewSet(_AreaListViewSet):
+    about = "prefecture"
     scope = Scope.PREFECTURE
     serializer_class = PrefectureCompletionSerializer
     filterset_class = PrefectureCompletionFilterSet
@@ -453,7 +642,8 @@ class PrefectureCompletionViewSet(_RollupListViewSet):
     description="Each task's completion across pilots: per pilot the mean of the task's sub-tasks weighted by "
     "sub-task weight, then the mean over pilots.",
 ))
-class TaskCompletionViewSet(_RollupListViewSet):
+class TaskCompletionViewSet(_AreaListViewSet):
+    about = "task"
     scope = Scope.TASK
     serializer_class = TaskCompletionSerializer
     filterset_class = TaskCompletionFilterSet
@@ -467,7 +657,8 @@ class TaskCompletionViewSet(_RollupListViewSet):
     description="For each department, completion of the sub-tasks it leads: per pilot the weighted mean over "
     "those sub-tasks, then the mean over pilots.",
 ))
-class DepartmentCompletionViewSet(_RollupListViewSet):
+class DepartmentCompletionViewSet(_AreaListViewSet):
+    about = "department"
     scope = Scope.DEPARTMENT
     serializer_class = DepartmentCompletionSerializer
     filterset_class = DepartmentCompletionFilterSet
@@ -485,6 +676,10 @@ class CompletionHistoryViewSet(_RollupListViewSet):
     scope = None
     serializer_class = CompletionHistorySerializer
     filterset_class = CompletionHistoryFilterSet
+    columns = ("scope", "scope_id", *FIGURE_COLUMNS)
+
+    def represent(self, json: _Json, row: dict) -> dict:
+        return {"scope": row["scope"], "id": row["scope_id"], **json.figures(row)}
 
     def get_queryset(self):
         return super().get_queryset().order_by("as_of")
@@ -496,11 +691,15 @@ class CompletionHistoryViewSet(_RollupListViewSet):
     "window overlaps the quarter × sub-tasks), received by the as-of date, and received by the deadline. "
     "A prefecture office sees its own rows and the province-wide ones.",
 ))
-class ReportingRateViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+class ReportingRateViewSet(_RowsListMixin, viewsets.GenericViewSet):
     queryset = ReportingRate.objects.none()  # for introspection
     filter_backends = [StrictFilterBackend]
     serializer_class = ReportingRateSerializer
     filterset_class = ReportingRateFilterSet
+    columns = (*RATE_COLUMNS, *brief_columns("prefecture"))
+
+    def represent(self, json: _Json, row: dict) -> dict:
+        return json.rate(row)
 
     def get_queryset(self):
         return reporting_rates(actor=actor_for(self.request)).order_by("period", "-scope", "prefecture__code")
