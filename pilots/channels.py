@@ -7,8 +7,10 @@ saying whether a retry can help (``retryable``). The sweep records the error on 
 
 from __future__ import annotations
 
+import datetime as dt
 import smtplib
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -42,6 +44,23 @@ class DeliveryError(Exception):
         self.retryable = retryable
 
 
+class DigestRow(NamedTuple):
+    """The columns of one claimed reminder that its digest needs (a ``values_list`` of ``_fields``)."""
+
+    id: int
+    channel: str
+    recipient: str
+    recipient_email: str
+    recipient_user_id: int | None
+    kind: str
+    level: str
+    pilot_id: int
+    subtask_id: int
+    period: str
+    due_on: dt.date
+    link: str
+
+
 @dataclass
 class DigestItem:
     kind: str
@@ -49,8 +68,13 @@ class DigestItem:
     pilot: str
     subtask: str
     period: str
-    due_on: object
+    due_on: dt.date
     link: str
+
+    @property
+    def due(self) -> str:
+        """The due date as the digests print it (what ``|date:"Y-m-d"`` gives, without its per-item cost)."""
+        return self.due_on.isoformat()
 
 
 @dataclass
@@ -65,19 +89,22 @@ class Digest:
     items: list[DigestItem]
 
     @classmethod
-    def for_reminders(cls, reminders: list[Reminder]) -> Digest:
-        first = reminders[0]
-        user = first.recipient_user
+    def for_rows(cls, rows: list[DigestRow], *, user, pilots: dict[int, tuple[str, str]],
+                 subtasks: dict[int, str]) -> Digest:
+        """The digest of one recipient's claimed reminders, in their order.
+
+        ``user``: the recipient's user (with ``membership``), if any; ``pilots``: (name_zh, name_en) by id;
+        ``subtasks``: code by id.
+        """
+        first = rows[0]
         membership = getattr(user, "membership", None) if user is not None else None
         language = ENGLISH if membership is not None and membership.language == ENGLISH else CHINESE
         english = language == ENGLISH
         items = [
-            DigestItem(
-                kind=KIND_TEXT[r.kind][english], level=LEVEL_TEXT[r.level][english],
-                pilot=(r.pilot.name_en or r.pilot.name_zh) if english else r.pilot.name_zh,
-                subtask=r.subtask.code, period=r.period, due_on=r.due_on, link=r.link,
-            )
-            for r in reminders
+            DigestItem(kind=KIND_TEXT[r.kind][english], level=LEVEL_TEXT[r.level][english],
+                       pilot=_pilot_name(pilots[r.pilot_id], english=english), subtask=subtasks[r.subtask_id],
+                       period=r.period, due_on=r.due_on, link=r.link)
+            for r in rows
         ]
         return cls(recipient=first.recipient, channel=first.channel, email=first.recipient_email, user=user,
                    language=language, items=items)
@@ -86,6 +113,11 @@ class Digest:
         with translation.override(self.language):
             return render_to_string(template, {"digest": self, "english": self.language == ENGLISH,
                                                "site_url": settings.SITE_URL})
+
+
+def _pilot_name(names: tuple[str, str], *, english: bool) -> str:
+    name_zh, name_en = names
+    return (name_en or name_zh) if english else name_zh
 
 
 class Channel:

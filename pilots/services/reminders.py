@@ -21,10 +21,13 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import DecimalField, Exists, F, OuterRef, Subquery, Value
+from django.contrib.auth import get_user_model
+from django.db import connection, models, transaction
+from django.db.models import Count, DecimalField, Exists, F, OuterRef, Subquery, Value
+from django.db.models.constants import OnConflict
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -98,6 +101,22 @@ def _not_revoked_pilots():
     return Pilot.objects.exclude(state=Pilot.State.REVOKED)
 
 
+# Ids per ``IN (…)`` list: below SQLite's lowest limit on query parameters (999).
+_ID_BATCH = 500
+
+
+def _pilots_and_subtasks(rows, pilot_at: int, subtask_at: int) -> tuple[dict[int, Pilot], dict[int, SubTask]]:
+    """The pilots and sub-tasks (with their task) that ``rows`` name, one instance per id.
+
+    The items of a kind share them: ``select_related`` would build a copy of each per overdue row,
+    several model instances per item at national scale. (The detectors select ``pilot_id``, not
+    ``pilot``: a selected name equal to one in the model's ordering would sort by the id instead.)
+    """
+    pilots = Pilot.objects.in_bulk({row[pilot_at] for row in rows})
+    subtasks = SubTask.objects.select_related("task").in_bulk({row[subtask_at] for row in rows})
+    return pilots, subtasks
+
+
 def overdue_reports_missing(*, today: dt.date, rule: ReminderRule) -> list[OverdueItem]:
     """(a) A quarter's report per pilot × sub-task not submitted by the programme's deadline.
 
@@ -107,24 +126,40 @@ def overdue_reports_missing(*, today: dt.date, rule: ReminderRule) -> list[Overd
     items: list[OverdueItem] = []
     for programme in Programme.objects.filter(pilots__isnull=False).distinct():
         pilots = _not_revoked_pilots().filter(programme=programme)
-        first = pilots.order_by("construction_start").values_list("construction_start", flat=True).first()
-        if first is None:
+        candidates = list(pilots)  # once, in their order; each quarter takes those whose window overlaps it
+        if not candidates:
             continue
         subtasks = list(SubTask.objects.filter(task__programme=programme).select_related("task"))
-        for period in periods_between(first, today):
+        subtask_ids = [subtask.pk for subtask in subtasks]
+        due = []
+        for period in periods_between(min(pilot.construction_start for pilot in candidates), today):
             due_on = period.deadline(programme.report_due_days).date
-            if today < period.end or today < due_on - dt.timedelta(days=rule.due_soon_days):
-                continue
-            in_window = list(pilots.filter(construction_start__lte=period.end, construction_end__gte=period.start))
-            filed = set(
-                ProgressReport.objects.filter(pilot__in=in_window, period=str(period))
-                .exclude(state=ProgressReport.State.DRAFT).values_list("pilot_id", "subtask_id")
-            )
+            if today >= period.end and today >= due_on - dt.timedelta(days=rule.due_soon_days):
+                due.append((period, str(period), due_on))
+        filed_reports = (ProgressReport.objects.filter(pilot__in=pilots, subtask_id__in=subtask_ids)
+                         .exclude(state=ProgressReport.State.DRAFT))
+        # Most quarters are long filed: count the filed sub-tasks per quarter and pilot (one query), and fetch
+        # the filed pairs only of the pilots that filed some but not all, not every filed pair of every quarter.
+        filed_count = {
+            (label, pilot_id): n for label, pilot_id, n in
+            filed_reports.filter(period__in=[label for _period, label, _due_on in due]).order_by()
+            .values("period", "pilot_id").annotate(n=Count("subtask_id", distinct=True))
+            .values_list("period", "pilot_id", "n")
+        }
+        for period, label, due_on in due:
+            missing = [pilot for pilot in candidates
+                       if pilot.construction_start <= period.end and pilot.construction_end >= period.start
+                       and filed_count.get((label, pilot.pk), 0) < len(subtask_ids)]
+            partly = [pilot.pk for pilot in missing if (label, pilot.pk) in filed_count]
+            filed = set()
+            for at in range(0, len(partly), _ID_BATCH):
+                filed.update(filed_reports.filter(period=label, pilot_id__in=partly[at:at + _ID_BATCH])
+                             .values_list("pilot_id", "subtask_id"))
             items += [
-                OverdueItem(kind=ReminderKind.REPORT_MISSING, key=f"report:{pilot.pk}:{subtask.pk}:{period}",
-                            pilot=pilot, subtask=subtask, due_on=due_on, period=str(period),
-                            path=f"/api/v1/reports/?pilot={pilot.pk}&subtask={subtask.pk}&period={period}")
-                for pilot in in_window for subtask in subtasks if (pilot.pk, subtask.pk) not in filed
+                OverdueItem(kind=ReminderKind.REPORT_MISSING, key=f"report:{pilot.pk}:{subtask.pk}:{label}",
+                            pilot=pilot, subtask=subtask, due_on=due_on, period=label,
+                            path=f"/api/v1/reports/?pilot={pilot.pk}&subtask={subtask.pk}&period={label}")
+                for pilot in missing for subtask in subtasks if (pilot.pk, subtask.pk) not in filed
             ]
     return items
 
@@ -139,36 +174,37 @@ def overdue_milestones(*, today: dt.date, rule: ReminderRule) -> list[OverdueIte
     horizon = today + dt.timedelta(days=rule.due_soon_days)
     later_due = Milestone.objects.filter(plan_item_id=OuterRef("plan_item_id"), due_on__gt=OuterRef("due_on"),
                                          due_on__lte=horizon)
-    milestones = (
+    rows = list(
         Milestone.objects.filter(due_on__lte=horizon, plan_item__pilot__in=_not_revoked_pilots())
-        .annotate(approved=Coalesce(Subquery(latest_approved), Value(Decimal(0)),
-                                    output_field=DecimalField(max_digits=4, decimal_places=1)))
+        .alias(approved=Coalesce(Subquery(latest_approved), Value(Decimal(0)),
+                                 output_field=DecimalField(max_digits=4, decimal_places=1)))
         .filter(approved__lt=F("target_percent"))
         .exclude(Exists(later_due))  # a superseded milestone is not reminded of twice
-        .select_related("plan_item__pilot", "plan_item__subtask__task")
+        .values_list("pk", "due_on", "plan_item__pilot_id", "plan_item__subtask_id")
     )
+    pilots, subtasks = _pilots_and_subtasks(rows, 2, 3)
     return [
-        OverdueItem(kind=ReminderKind.MILESTONE_BEHIND, key=f"milestone:{m.pk}", pilot=m.plan_item.pilot,
-                    subtask=m.plan_item.subtask, due_on=m.due_on, milestone_id=m.pk,
-                    path=f"/api/v1/milestones/{m.pk}/")
-        for m in milestones
+        OverdueItem(kind=ReminderKind.MILESTONE_BEHIND, key=f"milestone:{pk}", pilot=pilots[pilot_id],
+                    subtask=subtasks[subtask_id], due_on=due_on, milestone_id=pk, path=f"/api/v1/milestones/{pk}/")
+        for pk, due_on, pilot_id, subtask_id in rows
     ]
 
 
 def overdue_returned_reports(*, today: dt.date, rule: ReminderRule) -> list[OverdueItem]:
     """(c) A returned report not resubmitted within ``grace_days`` calendar days of its return."""
     earliest_due_soon = today - dt.timedelta(days=max(rule.grace_days - rule.due_soon_days, 0))
-    reports = (
+    rows = list(
         ProgressReport.objects.filter(state=ProgressReport.State.RETURNED, is_current=True,
                                       reviewed_at__date__lte=earliest_due_soon, pilot__in=_not_revoked_pilots())
-        .select_related("pilot", "subtask__task")
+        .values_list("pk", "pilot_id", "subtask_id", "period", "reviewed_at")
     )
+    pilots, subtasks = _pilots_and_subtasks(rows, 1, 2)
     return [
-        OverdueItem(kind=ReminderKind.RETURNED_STALE, key=f"returned:{r.pk}:{int(r.reviewed_at.timestamp())}",
-                    pilot=r.pilot, subtask=r.subtask, period=r.period, report_id=r.pk,
-                    due_on=timezone.localdate(r.reviewed_at) + dt.timedelta(days=rule.grace_days),
-                    path=f"/api/v1/reports/{r.pk}/")
-        for r in reports
+        OverdueItem(kind=ReminderKind.RETURNED_STALE, key=f"returned:{pk}:{int(reviewed_at.timestamp())}",
+                    pilot=pilots[pilot_id], subtask=subtasks[subtask_id], period=period, report_id=pk,
+                    due_on=timezone.localdate(reviewed_at) + dt.timedelta(days=rule.grace_days),
+                    path=f"/api/v1/reports/{pk}/")
+        for pk, pilot_id, subtask_id, period, reviewed_at in rows
     ]
 
 
@@ -176,18 +212,24 @@ def overdue_reviews(*, today: dt.date, rule: ReminderRule) -> list[OverdueItem]:
     """(d) A submitted report not reviewed within ``grace_days`` working days of its submission."""
     # N working days after a date are at least N calendar days after it: a cheap pre-filter.
     earliest_due_soon = today - dt.timedelta(days=max(rule.grace_days - rule.due_soon_days, 0))
-    reports = (
+    rows = list(
         ProgressReport.objects.filter(state=ProgressReport.State.SUBMITTED, is_current=True,
                                       submitted_at__date__lte=earliest_due_soon, pilot__in=_not_revoked_pilots())
-        .select_related("pilot", "subtask__task")
+        .values_list("pk", "pilot_id", "subtask_id", "period", "submitted_at")
     )
+    pilots, subtasks = _pilots_and_subtasks(rows, 1, 2)
+    due_after: dict[dt.date, dt.date] = {}  # submission day → due date: many reports share a day
     items = []
-    for r in reports:
-        due_on = add_working_days(timezone.localdate(r.submitted_at), rule.grace_days)
+    for pk, pilot_id, subtask_id, period, submitted_at in rows:
+        submitted_on = timezone.localdate(submitted_at)
+        if submitted_on not in due_after:
+            due_after[submitted_on] = add_working_days(submitted_on, rule.grace_days)
+        due_on = due_after[submitted_on]
         if today >= due_on - dt.timedelta(days=rule.due_soon_days):
             items.append(OverdueItem(
-                kind=ReminderKind.REVIEW_STALE, key=f"review:{r.pk}:{int(r.submitted_at.timestamp())}", pilot=r.pilot,
-                subtask=r.subtask, period=r.period, report_id=r.pk, due_on=due_on, path=f"/api/v1/reports/{r.pk}/"))
+                kind=ReminderKind.REVIEW_STALE, key=f"review:{pk}:{int(submitted_at.timestamp())}",
+                pilot=pilots[pilot_id], subtask=subtasks[subtask_id], period=period, report_id=pk, due_on=due_on,
+                path=f"/api/v1/reports/{pk}/"))
     return items
 
 
@@ -224,6 +266,18 @@ def item_levels(*, due_on: dt.date, today: dt.date, rule: ReminderRule) -> list[
     return levels
 
 
+def _levels_by_due_date(*, today: dt.date, rule: ReminderRule):
+    """``item_levels`` for one rule and day, once per due date: the items of a quarter share theirs."""
+    levels: dict[dt.date, list[tuple[str, dt.date]]] = {}
+
+    def levels_on(due_on: dt.date) -> list[tuple[str, dt.date]]:
+        if due_on not in levels:
+            levels[due_on] = item_levels(due_on=due_on, today=today, rule=rule)
+        return levels[due_on]
+
+    return levels_on
+
+
 @dataclass
 class OverdueEntry:
     item: OverdueItem
@@ -236,8 +290,9 @@ def overdue_now(*, today: dt.date, rules: list[ReminderRule] | None = None) -> l
     rules = rules if rules is not None else list(ReminderRule.objects.filter(enabled=True))
     entries = []
     for rule in rules:
+        levels_on = _levels_by_due_date(today=today, rule=rule)
         for item in DETECTORS[rule.kind](today=today, rule=rule):
-            levels = item_levels(due_on=item.due_on, today=today, rule=rule)
+            levels = levels_on(item.due_on)
             if levels:
                 level, occurrence = levels[-1]
                 entries.append(OverdueEntry(item=item, level=level, occurrence=occurrence))
@@ -257,6 +312,13 @@ class _Recipient:
     def key(self) -> str:
         return f"{self.channel}:{self.address}"
 
+    @cached_property
+    def columns(self) -> tuple:
+        """This recipient's values of ``_RECORDED[4:9]``."""
+        return (self.key, self.channel, self.user.pk if self.user is not None else None,
+                self.address if self.channel == Reminder.Channel.EMAIL else "",
+                self.organisation.pk if self.organisation is not None else None)
+
 
 @dataclass
 class _Directory:
@@ -266,6 +328,7 @@ class _Directory:
     reporters: dict[int, list] = field(default_factory=lambda: defaultdict(list))  # by prefecture id
     province: Organisation | None = None
     reviewers: list = field(default_factory=list)
+    told: dict[tuple, list[_Recipient]] = field(default_factory=dict)  # recipients() by its key
 
     @classmethod
     def load(cls) -> _Directory:
@@ -291,15 +354,22 @@ class _Directory:
         return out
 
     def recipients(self, item: OverdueItem, level: str) -> list[_Recipient]:
-        office = self.offices.get(item.pilot.prefecture_id)
-        if item.kind == ReminderKind.REVIEW_STALE:
+        """Who is told of ``item`` at ``level``: it depends only on the pilot's prefecture, the kind and the
+        level, so it is worked out once per sweep for each (the list is shared: do not change it)."""
+        key = (item.pilot.prefecture_id, item.kind, level)
+        if key not in self.told:
+            self.told[key] = self._recipients(*key)
+        return self.told[key]
+
+    def _recipients(self, prefecture_id: int, kind: str, level: str) -> list[_Recipient]:
+        office = self.offices.get(prefecture_id)
+        if kind == ReminderKind.REVIEW_STALE:
             told = self._people(self.reviewers, self.province, self.province.contact_email if self.province else "")
         else:
-            told = self._people(self.reporters.get(item.pilot.prefecture_id, []), office,
-                                office.contact_email if office else "")
+            told = self._people(self.reporters.get(prefecture_id, []), office, office.contact_email if office else "")
         if level == ReminderLevel.ESCALATION:
             if self.province is not None:
-                if item.kind != ReminderKind.REVIEW_STALE:
+                if kind != ReminderKind.REVIEW_STALE:
                     told += self._people(self.reviewers, self.province, "")
                 if self.province.contact_email:
                     told.append(_Recipient(Reminder.Channel.EMAIL, self.province.contact_email.lower(), self.province))
@@ -311,6 +381,14 @@ class _Directory:
         return list(unique.values())
 
 
+# The Reminder columns the sweep fills, in the order of each recorded row; the others take their model
+# default (``created_at``: the time of recording), as ``bulk_create`` would give them.
+_RECORDED = ("item_key", "kind", "level", "occurrence", "recipient", "channel", "recipient_user", "recipient_email",
+             "organisation", "pilot", "subtask", "period", "report", "milestone", "due_on", "link")
+# Rows per INSERT statement: bounded, however many reminders a sweep records.
+RECORD_BATCH = 10_000
+
+
 def reminders_record(*, today: dt.date, hour: int) -> int:
     """Record the reminders due today for every enabled rule whose send hour has come; returns rows offered."""
     rules = [rule for rule in ReminderRule.objects.filter(enabled=True) if rule.send_hour <= hour]
@@ -319,49 +397,108 @@ def reminders_record(*, today: dt.date, hour: int) -> int:
     directory = _Directory.load()
     rows = []
     for entry_rule in rules:
+        levels_on = _levels_by_due_date(today=today, rule=entry_rule)
         for item in DETECTORS[entry_rule.kind](today=today, rule=entry_rule):
-            for level, occurrence in item_levels(due_on=item.due_on, today=today, rule=entry_rule):
+            about = (item.pilot.pk, item.subtask.pk, item.period, item.report_id, item.milestone_id, item.due_on,
+                     item.link)
+            for level, occurrence in levels_on(item.due_on):
                 for recipient in directory.recipients(item, level):
-                    rows.append(Reminder(
-                        item_key=item.key, kind=item.kind, level=level, occurrence=occurrence,
-                        recipient=recipient.key, channel=recipient.channel, recipient_user=recipient.user,
-                        recipient_email=recipient.address if recipient.channel == Reminder.Channel.EMAIL else "",
-                        organisation=recipient.organisation, pilot=item.pilot, subtask=item.subtask,
-                        period=item.period, report_id=item.report_id, milestone_id=item.milestone_id,
-                        due_on=item.due_on, link=item.link,
-                    ))
-    # INSERT … ON CONFLICT DO NOTHING on ``reminder_once``: what was recorded before stays as it was.
-    Reminder.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
+                    rows.append((item.key, item.kind, level, occurrence, *recipient.columns, *about))
+    _reminders_insert(rows)
     return len(rows)
+
+
+def _reminders_insert(rows: list[tuple]) -> None:
+    """INSERT … ON CONFLICT DO NOTHING on ``reminder_once`` (``_RECORDED`` rows): what was recorded before
+    stays as it was.
+
+    The statements ``bulk_create(ignore_conflicts=True)`` would run (on PostgreSQL an INSERT … SELECT FROM
+    UNNEST of one array per column, elsewhere INSERT OR IGNORE), without a model instance prepared field by
+    field per row, which was most of the recording time at national scale; the columns every row leaves to
+    its default are sent once, not once per row.
+    """
+    if not rows:
+        return
+    meta = Reminder._meta
+    recorded = [meta.get_field(name) for name in _RECORDED]
+    defaulted = [f for f in meta.concrete_fields if not f.primary_key and f not in recorded]
+    now = timezone.now()
+    defaults = [f.get_db_prep_save(now if getattr(f, "auto_now_add", False) else f.get_default(), connection)
+                for f in defaulted]
+    ops = connection.ops
+    table = ops.quote_name(meta.db_table)
+    names = ", ".join(ops.quote_name(f.column) for f in recorded + defaulted)
+    insert = ops.insert_statement(on_conflict=OnConflict.IGNORE)
+    conflict = ops.on_conflict_suffix_sql(recorded + defaulted, OnConflict.IGNORE, None, None)
+    unnest = connection.vendor == "postgresql"
+    if unnest:
+        sql = (f"{insert} {table} ({names}) SELECT *, {', '.join(f'%s::{_db_type(f)}' for f in defaulted)} "
+               f"FROM UNNEST({', '.join(f'%s::{_db_type(f)}[]' for f in recorded)}) {conflict}")
+    else:
+        sql = f"{insert} {table} ({names}) VALUES ({', '.join(['%s'] * (len(recorded) + len(defaulted)))}) {conflict}"
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        for at in range(0, len(rows), RECORD_BATCH):
+            columns = [_db_values(f, column) for f, column in zip(recorded, zip(*rows[at:at + RECORD_BATCH]))]
+            if unnest:
+                cursor.execute(sql, [*defaults, *columns])  # the SELECT list's placeholders come first
+            else:
+                cursor.executemany(sql, [(*row, *defaults) for row in zip(*columns)])
+
+
+def _db_type(field: models.Field) -> str:
+    """The column's type for a cast: varchar, not varchar(120), as Django casts UNNEST arrays."""
+    return field.db_type(connection).split("(")[0]
+
+
+def _db_values(field: models.Field, values) -> list:
+    """``values`` as the backend stores them: str, int and None are that already; dates (and times) are
+    adapted by the backend (strings on SQLite), once per distinct value."""
+    values = list(values)
+    if not isinstance(field, models.DateField):
+        return values
+    prepared: dict = {}
+    for value in values:
+        if value not in prepared:
+            prepared[value] = field.get_db_prep_save(value, connection)
+    return [prepared[value] for value in values]
 
 
 # --- 3. Deliver -------------------------------------------------------------------------------------
 
 def reminders_deliver_pending(*, now: dt.datetime, run_id: str, channels=None) -> dict[str, int]:
     """Claim the unsent reminders, deliver one digest per recipient and channel, mark each sent."""
-    from pilots.channels import CHANNELS, DeliveryError, Digest
+    from pilots.channels import CHANNELS, DeliveryError, Digest, DigestRow
 
     channels = channels or CHANNELS
     unsent = Reminder.objects.filter(sent_at__isnull=True, failed_at__isnull=True)
     # A run that died: its claims expire and this run takes them over.
     unsent.filter(claimed_at__lt=now - CLAIM_TIMEOUT).update(claimed_by=None, claimed_at=None)
     unsent.filter(claimed_by__isnull=True).update(claimed_by=run_id, claimed_at=now)
-    claimed = (
-        Reminder.objects.filter(claimed_by=run_id, sent_at__isnull=True)
-        .select_related("pilot", "subtask", "recipient_user__membership")
-        .order_by("channel", "recipient", "due_on", "id")
-    )
-    groups: dict[tuple[str, str], list[Reminder]] = defaultdict(list)
-    for reminder in claimed:
-        groups[(reminder.channel, reminder.recipient)].append(reminder)
+    claimed = Reminder.objects.filter(claimed_by=run_id, sent_at__isnull=True)
+    groups: dict[tuple[str, str], list[DigestRow]] = defaultdict(list)
+    for row in claimed.order_by("channel", "recipient", "due_on", "id").values_list(*DigestRow._fields):
+        row = DigestRow._make(row)
+        groups[(row.channel, row.recipient)].append(row)
     counts = {"digests": 0, "reminders": 0, "failed": 0}
-    for (channel_name, _key), reminders in groups.items():
-        ids = [r.pk for r in reminders]
-        digest = Digest.for_reminders(reminders)
+    if not groups:
+        return counts
+    # What the digests name, loaded once per pilot, sub-task and user rather than joined onto every row.
+    pilots = {pk: (name_zh, name_en) for pk, name_zh, name_en in
+              Pilot.objects.filter(pk__in=claimed.values("pilot_id")).values_list("pk", "name_zh", "name_en")}
+    subtasks = dict(SubTask.objects.filter(pk__in=claimed.values("subtask_id")).values_list("pk", "code"))
+    users = (get_user_model().objects.filter(pk__in=claimed.values("recipient_user_id"))
+             .select_related("membership").in_bulk())
+    for (channel_name, _key), rows in groups.items():
+        ids = [row.id for row in rows]
+        digest = Digest.for_rows(rows, user=users.get(rows[0].recipient_user_id), pilots=pilots, subtasks=subtasks)
         try:
             with transaction.atomic():  # an in-app digest and its "sent" mark commit together
                 channels[channel_name].deliver(digest.recipient, digest)
-                Reminder.objects.filter(pk__in=ids, claimed_by=run_id, sent_at__isnull=True).update(
+                # Only while the claim is still this run's (another run takes it over after CLAIM_TIMEOUT).
+                # No "unsent" test: nothing else sends what this run claimed, and with it PostgreSQL, whose
+                # statistics predate the claim, may scan all the run's rows through the unsent index for
+                # each digest instead of looking the ids up by primary key.
+                Reminder.objects.filter(pk__in=ids, claimed_by=run_id).update(
                     sent_at=now, attempts=F("attempts") + 1, last_error="")
                 webhook_event_enqueue(event=WebhookEvent.REMINDER_SENT, ref={"reminders": ids})
         except DeliveryError as exc:
