@@ -214,6 +214,16 @@ def test_history_of_a_scope_between_two_dates(world):
     assert no_scope.status_code == 400 and error_fields(no_scope) == {"scope"}
 
 
+@pytest.mark.parametrize("scope", ["province", "prefecture", "task", "department", "pilot"])
+def test_each_scopes_history_lists_its_dates(world, scope):
+    ids = {"province": None, "prefecture": world["chengdu"].pk, "task": world["task"].pk,
+           "department": world["big_data"].pk, "pilot": world["chenghua"].pk}
+
+    rows = world["viewer"].get("/api/v1/completion/history/", {"scope": scope, "id": ids[scope] or ""}).json()
+
+    assert [(row["scope"], row["as_of"]) for row in rows["results"]] == [(scope, "2021-07-06"), (scope, "2021-10-15")]
+
+
 def test_reporting_rates_for_one_period(world):
     viewer, office = world["viewer"], world["chengdu_office"]
 
