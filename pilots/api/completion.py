@@ -272,19 +272,18 @@ class _Json:
         return self._percent.to_representation(value)
 
     def date(self, value):
-        if value is None:
-            return None
-        text = self._dates.get(value)
-        if text is None:
-            text = self._dates[value] = self._date.to_representation(value)
-        return text
+        return self._rendered(self._dates, self._date, value)
 
     def time(self, value):
+        return self._rendered(self._times, self._time, value)
+
+    @staticmethod
+    def _rendered(seen: dict, field: serializers.Field, value):
         if value is None:
             return None
-        text = self._times.get(value)
+        text = seen.get(value)
         if text is None:
-            text = self._times[value] = self._time.to_representation(value)
+            text = seen[value] = field.to_representation(value)
         return text
 
     def figures(self, row: dict) -> dict:
