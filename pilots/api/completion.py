@@ -13,6 +13,7 @@ The serializers describe the output (they make the OpenAPI schema); the views bu
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
 
 import django_filters
@@ -589,13 +590,11 @@ class PilotCompletionView(APIView):
 
 
 class _RowsListMixin(mixins.ListModelMixin):
-    """``list`` that pages ``.values(*columns)`` of the filtered queryset and renders each row with ``represent``
-    (the serializer_class stays, for the schema)."""
+    """``list`` that pages ``.values(*columns)`` of the filtered queryset and renders each row with the
+    view's ``represent(json, row)`` (the serializer_class stays, for the schema)."""
 
     columns: tuple[str, ...]
-
-    def represent(self, json: _Json, row: dict) -> dict:
-        raise NotImplementedError
+    represent: Callable[[_Json, dict], dict]  # each view's own method
 
     def list(self, request, *args, **kwargs):
         rows = self.filter_queryset(self.get_queryset()).values(*self.columns)
