@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 from django.db import models
 from django.db.models import F
+
+# The ETag a VersionedModel issues, "<pk>.<version>", weak or not; ASCII digits only ("１.１" is no ETag
+# we issued). A spreadsheet cell may hold it without its quotes.
+_ETAG = re.compile(r'^\s*(?:W/)?(?P<quote>"?)(?P<pk>\d+)\.(?P<version>\d+)(?P=quote)\s*$', re.ASCII)
 
 
 class StaleVersion(Exception):
@@ -12,6 +18,17 @@ class StaleVersion(Exception):
     def __init__(self, instance: models.Model):
         super().__init__(f"{instance._meta.label} {instance.pk} is at version {instance.version}")
         self.instance = instance
+
+
+def parse_etag(text: str, *, quoted: bool = True) -> tuple[int, int] | None:
+    """``(pk, version)`` from an ETag such as ``"42.3"``; None for anything else.
+
+    ``quoted=False`` also accepts ``42.3`` without the quotes, as a spreadsheet cell may hold it.
+    """
+    match = _ETAG.match(str(text))
+    if not match or (quoted and not match["quote"]):
+        return None
+    return int(match["pk"]), int(match["version"])
 
 
 def lock_version(model: type[models.Model], pk, expected_version: int | None, *, queryset=None):

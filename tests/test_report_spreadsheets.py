@@ -27,6 +27,7 @@ REPORT = {
     "pilot_code": "510108", "pilot_name": "成都市成华区", "subtask_code": "T4.1", "period": "2021Q3",
     "percent_complete": Decimal("45.5"), "status": "at_risk", "narrative": "=HYPERLINK(\"x\") 供应商延期,\n已约谈。",
     "kpi_actual": Decimal("-3.25"), "investment_to_date": Decimal("1234567.89"), "decrease_reason": "- 口径调整",
+    "version": "\"41.3\"",
     "state": "submitted", "revision": 2, "receipt_hash": "ab" * 32, "is_demo": True,
 }
 IMPORTED = {key: REPORT[key] for key in IMPORT_KEYS}

@@ -34,7 +34,18 @@ from pilots.api.reports import (
     SubmissionSerializer,
 )
 from pilots.models import Pilot, ProgressReport, ReportAttachment, ReportTransition
-from pilots.services.bulk import Filing, add_field_errors, receipt_of, reports_file, reports_import
+from pilots.services.bulk import (
+    CREATED,
+    OUTCOMES,
+    UNCHANGED,
+    UPDATED,
+    Filed,
+    Filing,
+    add_field_errors,
+    receipt_of,
+    reports_file,
+    reports_import,
+)
 from pilots.services.spreadsheets import (
     CSV_CONTENT_TYPE,
     MAX_ROWS,
@@ -65,6 +76,12 @@ class BatchItemSerializer(ReportContentSerializer):
     """One sub-task's figures within a batch."""
 
     subtask = IdRelatedField(queryset=SubTask.objects.select_related("task"), help_text=gettext_lazy("Sub-task id."))
+    version = serializers.CharField(
+        required=False, allow_null=True, allow_blank=True, default=None, max_length=40,
+        help_text=gettext_lazy(
+            "The `etag` of the existing draft or returned report this item changes (e.g. `\"42.3\"`, quotes "
+            "optional); omit it for a new report. A stale version refuses the batch."),
+    )
 
 
 @extend_schema_field(BatchItemSerializer(many=True))
@@ -80,18 +97,35 @@ class BatchSerializer(serializers.Serializer):
     period = PeriodField(help_text=gettext_lazy("Quarter, e.g. 2021Q3."))
     submit = serializers.BooleanField(
         required=False, default=False,
-        help_text=gettext_lazy("true: submit every report for review at once (each gets a receipt); false: drafts."),
+        help_text=gettext_lazy("true: submit every report for review at once, new and existing drafts alike (each "
+                               "gets a receipt); false: new reports stay drafts."),
     )
     reports = BatchItemsField(help_text=gettext_lazy(
         "One item per sub-task, at most %(max)s; a sub-task appears once.") % {"max": MAX_BATCH_ITEMS})
 
 
-class BatchResultSerializer(serializers.Serializer):
+_OUTCOME_HELP = gettext_lazy("What this request did to the report: created, updated (its figures changed) or "
+                             "unchanged (the item was identical to it).")
+_SUBMITTED_NOW_HELP = gettext_lazy("true when this request submitted the report: its receipt is new.")
+
+
+class _OutcomeCountsSerializer(serializers.Serializer):
+    created = serializers.IntegerField(help_text=gettext_lazy("New reports filed."))
+    updated = serializers.IntegerField(help_text=gettext_lazy("Existing reports whose figures changed."))
+    unchanged = serializers.IntegerField(help_text=gettext_lazy("Existing reports identical to their item."))
+
+
+class BatchResultItemSerializer(SubmissionSerializer):
+    outcome = serializers.ChoiceField(choices=OUTCOMES, help_text=_OUTCOME_HELP)
+    submitted_now = serializers.BooleanField(help_text=_SUBMITTED_NOW_HELP)
+
+
+class BatchResultSerializer(_OutcomeCountsSerializer):
     pilot = PilotBriefSerializer()
     period = serializers.CharField()
-    count = serializers.IntegerField(help_text=gettext_lazy("Reports filed."))
-    results = SubmissionSerializer(many=True, help_text=gettext_lazy("Each report, in the order sent, with its "
-                                                                     "receipt (null for a draft)."))
+    count = serializers.IntegerField(help_text=gettext_lazy("Reports filed, changed or confirmed: one per item."))
+    results = BatchResultItemSerializer(many=True, help_text=gettext_lazy(
+        "Each report, in the order sent, with its receipt (null for a draft or a returned report)."))
 
 
 class ImportUploadSerializer(serializers.Serializer):
@@ -99,26 +133,31 @@ class ImportUploadSerializer(serializers.Serializer):
         "The report sheet, .xlsx or .csv (UTF-8 or GBK), at most %(mb)s MB and %(rows)s rows.") % {
         "mb": MAX_UPLOAD_BYTES // (1024 * 1024), "rows": MAX_ROWS})
     submit = serializers.BooleanField(required=False, default=False, help_text=gettext_lazy(
-        "true: submit every imported report for review (each gets a receipt); false (default): drafts."))
+        "true: submit every imported report for review, new rows and existing drafts alike (each gets a "
+        "receipt); false (default): new rows stay drafts."))
 
 
 class ImportedReportSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    pilot_code = serializers.CharField(source="pilot.code")
-    subtask_code = serializers.CharField(source="subtask.code")
-    period = serializers.CharField()
-    state = serializers.ChoiceField(choices=ProgressReport.State.choices)
+    id = serializers.IntegerField(source="report.pk")
+    pilot_code = serializers.CharField(source="report.pilot.code")
+    subtask_code = serializers.CharField(source="report.subtask.code")
+    period = serializers.CharField(source="report.period")
+    state = serializers.ChoiceField(source="report.state", choices=ProgressReport.State.choices)
+    etag = serializers.CharField(source="report.etag", help_text=gettext_lazy(
+        "The report's version now: what the column 版本标记 of a new export holds."))
+    outcome = serializers.ChoiceField(choices=OUTCOMES, help_text=_OUTCOME_HELP)
+    submitted_now = serializers.BooleanField(help_text=_SUBMITTED_NOW_HELP)
     receipt = serializers.SerializerMethodField()
 
     @extend_schema_field(ReceiptSerializer(allow_null=True))
-    def get_receipt(self, report):
-        receipt = receipt_of(report)
+    def get_receipt(self, filed: Filed):
+        receipt = receipt_of(filed.report)
         return ReceiptSerializer(receipt).data if receipt else None
 
 
-class ImportResultSerializer(serializers.Serializer):
-    count = serializers.IntegerField(help_text=gettext_lazy("Reports filed."))
-    submitted = serializers.BooleanField()
+class ImportResultSerializer(_OutcomeCountsSerializer):
+    count = serializers.IntegerField(help_text=gettext_lazy("Rows filed, changed or confirmed: one per report row."))
+    submitted = serializers.BooleanField(help_text=gettext_lazy("The upload's `submit`."))
     reports = ImportedReportSerializer(many=True, help_text=gettext_lazy("In the order of the sheet's rows."))
 
 
@@ -168,6 +207,28 @@ _BATCH_EXAMPLE = OpenApiExample(
     ]},
     request_only=True,
 )
+_BATCH_UPDATE_EXAMPLE = OpenApiExample(
+    "成华区 2021Q3: an existing draft changed, another submitted as it is",
+    value={"pilot": 1, "period": "2021Q3", "submit": True, "reports": [
+        {"subtask": 4, "version": "\"41.2\"", "percent_complete": "50.0", "status": "on_track",
+         "narrative": "政务服务“一网通办”平台完成二期建设并上线。", "kpi_actual": "88.00", "investment_to_date": "1300.00"},
+        {"subtask": 5, "version": "\"42.1\"", "percent_complete": "20.0", "status": "at_risk",
+         "narrative": "供应商交付延期,已约谈整改。"},
+    ]},
+    request_only=True,
+)
+_BATCH_STALE_EXAMPLE = OpenApiExample(
+    "A stale version and an approved report: nothing was filed",
+    value={"status": 400, "code": "invalid", "detail": "The request has invalid fields.", "errors": [
+        {"field": "reports[0].version", "code": "stale_version",
+         "message": "Report 41 has changed since this version was read (\"41.2\"; it is now \"41.3\"). Export it "
+                    "again and reapply your change."},
+        {"field": "reports[1]", "code": "correction_required",
+         "message": "Report 42 is approved: an approved report is not changed by a re-filing but corrected, with a "
+                    "reason, through POST /api/v1/reports/42/correct/."},
+    ], "request_id": "8f14e45fceea167a5a36dedd4bea2543"},
+    response_only=True, status_codes=["400"],
+)
 _BATCH_ERROR_EXAMPLE = OpenApiExample(
     "Two bad items: nothing was filed",
     value={"status": 400, "code": "invalid", "detail": "The request has invalid fields.", "errors": [
@@ -188,19 +249,31 @@ class ReportBatchView(IdempotentPostMixin, APIView):
         summary="File a pilot's quarter in one request",
         description=(
             "Files one report per sub-task for one pilot and quarter, as drafts or (`submit: true`) submitted at "
-            "once, each with its receipt. All or nothing: if any item breaks a rule, nothing is filed and the 400 "
-            "names every offending item's field as `reports[<index>].<field>` (index from 0), so that all can be "
-            "fixed at once. Every error met while filing item *i* — including a report that exists already, or a "
-            "rule on the pilot or the quarter — is reported under `reports[i]`. The same rules apply as to "
-            "`POST /api/v1/reports/`."
+            "once, each with its receipt.\n\n"
+            "An item with a `version` (the report's `etag`) changes that existing draft or returned report, as "
+            "`PATCH /api/v1/reports/{id}/` with `If-Match` would, and with `submit: true` submits it; an item "
+            "identical to its report writes nothing (`outcome: unchanged`), so a batch of existing drafts with "
+            "`submit: true` submits them. A version that is no longer the report's current one is an error on "
+            "`reports[i].version` (`stale_version`); a changed item for a report under review, or for an approved "
+            "report — which is corrected through `POST /api/v1/reports/{id}/correct/` — is an error on "
+            "`reports[i]`. An item without a version for a report that exists already is an error on "
+            "`reports[i].version` naming the report and its version.\n\n"
+            "All or nothing: if any item breaks a rule, nothing is filed and the 400 names every offending item's "
+            "field as `reports[<index>].<field>` (index from 0), so that all can be fixed at once. Every error met "
+            "while filing item *i* — including a rule on the pilot or the quarter — is reported under `reports[i]`. "
+            "The same rules apply as to `POST /api/v1/reports/`, every change is audited, and the pilot's "
+            "completion is recomputed once per request. 201 when the batch filed a new report, 200 when it only "
+            "changed, submitted or confirmed existing ones."
         ),
         request=BatchSerializer,
-        responses={201: BatchResultSerializer,
+        responses={201: OpenApiResponse(BatchResultSerializer, description="Every item filed; at least one new."),
+                   200: OpenApiResponse(BatchResultSerializer,
+                                        description="Every item named an existing report, changed or not."),
                    400: OpenApiResponse(ErrorSerializer, description="Invalid items; nothing was filed.",
-                                        examples=[_BATCH_ERROR_EXAMPLE]),
+                                        examples=[_BATCH_ERROR_EXAMPLE, _BATCH_STALE_EXAMPLE]),
                    **IDEMPOTENCY_RESPONSES},
         parameters=[IDEMPOTENCY_PARAMETER],
-        examples=[_BATCH_EXAMPLE],
+        examples=[_BATCH_EXAMPLE, _BATCH_UPDATE_EXAMPLE],
         tags=_TAGS,
     )
     def post(self, request):
@@ -219,23 +292,26 @@ class ReportBatchView(IdempotentPostMixin, APIView):
             elif envelope_ok:
                 content = dict(item.validated_data)
                 filings.append(Filing(f"reports[{index}]", params.validated_data["pilot"], content.pop("subtask"),
-                                      params.validated_data["period"], content))
+                                      params.validated_data["period"], content, version=content.pop("version")))
         if not envelope_ok:
             for key, messages in item_errors.items():
                 errors[key] = [serializers.ErrorDetail(m.message, code=m.code or "invalid") for m in messages]
             raise ValidationError(errors)
 
         submit = params.validated_data["submit"]
-        reports = reports_file(filings=filings, context=ChangeContext.from_request(request), submit=submit,
-                               errors=item_errors)
+        filed = reports_file(filings=filings, context=ChangeContext.from_request(request), submit=submit,
+                             errors=item_errors)
         pilot = params.validated_data["pilot"]
+        details = _with_details([item.report for item in filed])
         body = {
             "pilot": pilot,
             "period": str(params.validated_data["period"]),
-            "count": len(reports),
-            "results": [{"report": report, "receipt": receipt_of(report)} for report in _with_details(reports)],
+            "count": len(filed),
+            **_counts(filed),
+            "results": [{"report": report, "receipt": receipt_of(report), "outcome": item.outcome,
+                         "submitted_now": item.submitted_now} for item, report in zip(filed, details)],
         }
-        return Response(BatchResultSerializer(body).data, status=status.HTTP_201_CREATED)
+        return Response(BatchResultSerializer(body).data, status=_status_of(filed))
 
 
 def _with_details(reports: list[ProgressReport]) -> list[ProgressReport]:
@@ -245,6 +321,16 @@ def _with_details(reports: list[ProgressReport]) -> list[ProgressReport]:
         Prefetch("attachments", queryset=ReportAttachment.objects.select_related("uploaded_by")),
     ).in_bulk([report.pk for report in reports])
     return [by_id[report.pk] for report in reports]
+
+
+def _counts(filed: list[Filed]) -> dict[str, int]:
+    return {outcome: sum(item.outcome == outcome for item in filed) for outcome in OUTCOMES}
+
+
+def _status_of(filed: list[Filed]) -> int:
+    """201 when the request filed a new report, 200 when it only changed or confirmed existing ones."""
+    created = any(item.outcome == CREATED for item in filed)
+    return status.HTTP_201_CREATED if created else status.HTTP_200_OK
 
 
 # --- Spreadsheet import -----------------------------------------------------------------------
@@ -262,15 +348,37 @@ _IMPORT_ERROR_EXAMPLE = OpenApiExample(
 )
 _IMPORT_RESULT_EXAMPLE = OpenApiExample(
     "Three rows imported as drafts",
-    value={"count": 3, "submitted": False, "reports": [
+    value={"count": 3, "submitted": False, "created": 3, "updated": 0, "unchanged": 0, "reports": [
         {"id": 41, "pilot_code": "510108", "subtask_code": "T4.1", "period": "2021Q3", "state": "draft",
-         "receipt": None},
+         "etag": "\"41.1\"", "outcome": "created", "submitted_now": False, "receipt": None},
         {"id": 42, "pilot_code": "510108", "subtask_code": "T4.2", "period": "2021Q3", "state": "draft",
-         "receipt": None},
+         "etag": "\"42.1\"", "outcome": "created", "submitted_now": False, "receipt": None},
         {"id": 43, "pilot_code": "510108", "subtask_code": "T5.1", "period": "2021Q3", "state": "draft",
-         "receipt": None},
+         "etag": "\"43.1\"", "outcome": "created", "submitted_now": False, "receipt": None},
     ]},
     response_only=True, status_codes=["201"],
+)
+_IMPORT_ROUND_TRIP_EXAMPLE = OpenApiExample(
+    "An export of drafts re-imported with one percent changed",
+    value={"count": 2, "submitted": False, "created": 0, "updated": 1, "unchanged": 1, "reports": [
+        {"id": 41, "pilot_code": "510108", "subtask_code": "T4.1", "period": "2021Q3", "state": "draft",
+         "etag": "\"41.2\"", "outcome": "updated", "submitted_now": False, "receipt": None},
+        {"id": 42, "pilot_code": "510108", "subtask_code": "T4.2", "period": "2021Q3", "state": "draft",
+         "etag": "\"42.1\"", "outcome": "unchanged", "submitted_now": False, "receipt": None},
+    ]},
+    response_only=True, status_codes=["200"],
+)
+_IMPORT_STALE_EXAMPLE = OpenApiExample(
+    "Row 3 is stale and row 5 approved: nothing was imported",
+    value={"status": 400, "code": "invalid", "detail": "The request has invalid fields.", "errors": [
+        {"field": "rows[3].version", "code": "stale_version",
+         "message": "Report 42 has changed since this version was read (\"42.1\"; it is now \"42.2\"). Export it "
+                    "again and reapply your change."},
+        {"field": "rows[5]", "code": "correction_required",
+         "message": "Report 44 is approved: an approved report is not changed by a re-filing but corrected, with a "
+                    "reason, through POST /api/v1/reports/44/correct/."},
+    ], "request_id": "8f14e45fceea167a5a36dedd4bea2543"},
+    response_only=True, status_codes=["400"],
 )
 
 
@@ -287,15 +395,27 @@ class ReportImportView(IdempotentPostMixin, APIView):
             f"At most {MAX_ROWS} rows and {MAX_UPLOAD_BYTES // (1024 * 1024)} MB; blank rows are skipped; the "
             "columns 试点名称, 审核状态, 版本, 回执 and 演示数据 are ignored. Pilot codes are those of the caller's own "
             "pilots; sub-task codes those of the pilot's programme; 状态 takes the Chinese label or the code.\n\n"
+            "The round trip closes: the export writes each report's version (its ETag) in the column 版本标记 "
+            "(`version`; empty in the template). A row with a version changes that existing draft or returned "
+            "report (audited, as `PATCH /api/v1/reports/{id}/` would) and, with `submit=true`, submits it; a row "
+            "identical to its report writes nothing (`outcome: unchanged`), so an export of drafts re-imports "
+            "unchanged. A version that is no longer the report's current one is an error on `rows[<row>].version` "
+            "(`stale_version`: export again); a changed row for a report under review, or for an approved report — "
+            "which is corrected through `POST /api/v1/reports/{id}/correct/` — is an error on `rows[<row>]`. A row "
+            "without a version for a report that exists already is an error on `rows[<row>].version`.\n\n"
             "All or nothing: if any row fails, nothing is imported and the 400 names every offending cell as "
             "`rows[<row>].<column key>`, with the row number Excel shows (the header is row 1). A wrong file "
-            "type, an unreadable file or a wrong header row is an error on `file`."
+            "type, an unreadable file or a wrong header row is an error on `file`. The pilots' completion is "
+            "recomputed once per pilot and upload. 201 when the upload filed a new report, 200 when it only "
+            "changed, submitted or confirmed existing ones."
         ),
         request={"multipart/form-data": ImportUploadSerializer},
         responses={201: OpenApiResponse(ImportResultSerializer, examples=[_IMPORT_RESULT_EXAMPLE],
-                                        description="Every row filed; receipts when submitted."),
+                                        description="Every row filed, at least one new; receipts when submitted."),
+                   200: OpenApiResponse(ImportResultSerializer, examples=[_IMPORT_ROUND_TRIP_EXAMPLE],
+                                        description="Every row named an existing report, changed or not."),
                    400: OpenApiResponse(ErrorSerializer, description="Bad rows or a bad file; nothing was imported.",
-                                        examples=[_IMPORT_ERROR_EXAMPLE]),
+                                        examples=[_IMPORT_ERROR_EXAMPLE, _IMPORT_STALE_EXAMPLE]),
                    **IDEMPOTENCY_RESPONSES},
         parameters=[IDEMPOTENCY_PARAMETER],
         tags=_TAGS,
@@ -306,10 +426,10 @@ class ReportImportView(IdempotentPostMixin, APIView):
         upload = params.validated_data["file"]
         rows = read_rows(upload, upload.name)
         submit = params.validated_data["submit"]
-        reports = reports_import(rows=rows, actor=actor_for(request), context=ChangeContext.from_request(request),
-                                 submit=submit)
-        body = {"count": len(reports), "submitted": submit, "reports": reports}
-        return Response(ImportResultSerializer(body).data, status=status.HTTP_201_CREATED)
+        filed = reports_import(rows=rows, actor=actor_for(request), context=ChangeContext.from_request(request),
+                               submit=submit)
+        body = {"count": len(filed), "submitted": submit, **_counts(filed), "reports": filed}
+        return Response(ImportResultSerializer(body).data, status=_status_of(filed))
 
 
 # --- Template and export ----------------------------------------------------------------------

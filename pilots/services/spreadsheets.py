@@ -87,6 +87,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("investment_to_date", "累计投资(万元)", "截至本季度的累计投资,单位万元,可留空。", 15,
            number_format="#,##0.00"),
     Column("decrease_reason", "下降原因", "完成百分比低于上次审核通过的报告时必填。", 28, text=True),
+    Column("version", "版本标记", "导出时写入,请勿修改:报告的 ETag(如 \"42.3\")。带此标记的行修改该草稿或退回的报告,"
+           "标记过期(报告已被他人修改)时整份文件不导入;新报告留空。", 12, number_format="@"),
     Column("state", "审核状态", "导出专用,导入时忽略:草稿、已提交、已通过、已退回。", 10, imported=False),
     Column("revision", "版本", "导出专用,导入时忽略:报告的修订版本号。", 6, imported=False),
     Column("receipt_hash", "回执", "导出专用,导入时忽略:提交回执的 SHA-256。", 18, imported=False),
@@ -95,7 +97,7 @@ COLUMNS: tuple[Column, ...] = (
 COLUMN_BY_KEY = {column.key: column for column in COLUMNS}
 IMPORT_KEYS = tuple(column.key for column in COLUMNS if column.imported)
 _NUMERIC_KEYS = {"percent_complete", "kpi_actual", "investment_to_date"}
-_CODE_KEYS = {"pilot_code", "subtask_code", "period"}
+_CODE_KEYS = {"pilot_code", "subtask_code", "period", "version"}
 
 _HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 _EXPORT_ONLY_FILL = PatternFill("solid", fgColor="E7E6E6")
@@ -131,6 +133,7 @@ def reports_to_rows(queryset) -> list[dict[str, Any]]:
             "kpi_actual": report.kpi_actual,
             "investment_to_date": report.investment_to_date,
             "decrease_reason": report.decrease_reason,
+            "version": report.etag,
             "state": report.state,
             "revision": report.revision,
             "receipt_hash": report.receipt_hash,

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import re
-
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import status
 from rest_framework.exceptions import APIException
 
 from smartcity.api.errors import ErrorSerializer
-
-_ETAG = re.compile(r'^\s*(?:W/)?"(?P<pk>\d+)\.(?P<version>\d+)"\s*$', re.ASCII)  # "１.１" is no ETag we issued
+from smartcity.concurrency import parse_etag
 
 
 class PreconditionRequired(APIException):
@@ -31,10 +28,10 @@ def expected_version(request, instance) -> int:
     header = request.headers.get("If-Match")
     if not header:
         raise PreconditionRequired()
-    match = _ETAG.match(header)
-    if not match or int(match["pk"]) != instance.pk:
+    tag = parse_etag(header)
+    if tag is None or tag[0] != instance.pk:
         raise PreconditionFailed()
-    return int(match["version"])
+    return tag[1]
 
 
 IF_MATCH_PARAMETER = OpenApiParameter(
