@@ -162,10 +162,9 @@ def _file_new(filing: Filing, existing: Mapping, *, context: ChangeContext, subm
     report = existing.get((filing.pilot.pk, filing.subtask.pk, str(filing.period)))
     if report is not None:
         add_error(errors, _version_key(filing, field_names), _(
-            "A report for this pilot, sub-task (%(subtask)s) and quarter (%(period)s) exists already (id %(id)s, "
-            "version %(etag)s). To change it, give its version, as the export writes it; to file it anew, "
-            "leave this item out.") % {"subtask": filing.subtask.code, "period": filing.period, "id": report.pk,
-                                       "etag": report.etag}, "exists")
+            "A report for this pilot, sub-task (%(subtask)s) and quarter (%(period)s) exists already (id %(id)s); "
+            "to change it, give its version %(etag)s, as an export writes it in the column 版本标记.") % {
+            "subtask": filing.subtask.code, "period": filing.period, "id": report.pk, "etag": report.etag}, "exists")
         return None
     try:  # report_create runs in its own savepoint: a failed item leaves nothing behind
         report = report_create(pilot=filing.pilot, subtask=filing.subtask, period=filing.period,
