@@ -239,6 +239,35 @@ def test_an_unchanged_approved_row_in_the_file_is_left_as_it_is(world):
         ("T4.1", "approved", "unchanged"), ("T4.2", "draft", "updated"), ("T5.1", "draft", "unchanged")]
 
 
+def test_a_corrected_revision_reimports_unchanged_but_cannot_be_edited(world):
+    drafts = file_drafts(world)
+    approved = approve(world, drafts["T4.1"])
+    office = world["chengdu_office"]
+    corrected = office.post(f"/api/v1/reports/{approved.pk}/correct/", {"correction_reason": "口径调整。",
+                                                                         "percent_complete": "47.0"},
+                            format="json", HTTP_IF_MATCH=approved.etag)
+    assert corrected.status_code == 201, corrected.json()
+    old_revisions = export(office, current="false")
+
+    unchanged = upload(office, old_revisions)
+    workbook = load_workbook(io.BytesIO(old_revisions))
+    sheet = workbook["填报"]
+    header = [cell.value for cell in sheet[1]]
+    assert (sheet.cell(2, header.index("子任务代码") + 1).value, sheet.cell(2, header.index("版本") + 1).value) == (
+        "T4.1", 1)
+    sheet.cell(2, header.index("完成百分比") + 1).value = 40  # the approved revision 1, since corrected
+    output = io.BytesIO()
+    workbook.save(output)
+    before = state_of_everything()
+    old_revision_edited = upload(office, output.getvalue())
+
+    assert unchanged.status_code == 200, unchanged.json()
+    assert [(r["id"], r["outcome"]) for r in unchanged.json()["reports"]] == [(approved.pk, "unchanged")]
+    assert old_revision_edited.status_code == 400 and error_fields(old_revision_edited) == {"rows[2]"}
+    assert old_revision_edited.json()["errors"][0]["code"] == "superseded"
+    assert state_of_everything() == before
+
+
 def test_a_report_under_review_cannot_be_changed_by_a_file(world):
     drafts = file_drafts(world)
     office = world["chengdu_office"]
