@@ -117,7 +117,8 @@ def resolve_target(url: str) -> Target:
                             code="unresolvable_host")
     for address in addresses:  # every one: a name with one public and one private address is refused
         check_address(address, host)
-    path = parts.path or "/"
+    # The request line is ASCII: a path or query typed in Chinese is sent percent-encoded, as a browser would.
+    path = urllib.parse.quote(parts.path or "/", safe="/%:@!$&'()*+,;=~")
     if parts.query:
-        path = f"{path}?{parts.query}"
+        path = f"{path}?{urllib.parse.quote(parts.query, safe='/%:@!$&()*+,;=~?')}"
     return Target(scheme=scheme, host=host, port=port, address=str(addresses[0]), path=path)
