@@ -452,3 +452,15 @@ def test_an_integrator_may_obtain_a_write_scoped_token_that_writes_only_its_subs
     assert client.post(f"/api/v1/reports/{report.pk}/approve/", {}, format="json",
                        HTTP_IF_MATCH=etag).status_code == 403
     assert ProgressReport.objects.count() == 1
+
+
+@pytest.mark.django_db
+@override_settings(WEBHOOK_ALLOWED_NETWORKS=["127.0.0.0/8", "::1/128"])
+def test_a_receiver_named_by_host_name_is_reached_at_the_address_checked_and_told_its_name(world):
+    report = file_report(world)
+    with Receiver() as receiver:
+        subscribe(world, url=receiver.url.replace("127.0.0.1", "localhost"))
+        [delivery_id] = webhook_deliveries_record(event="report.submitted", ref={"report": report.pk}, event_id="e")
+        assert webhook_send(delivery_id=delivery_id) == "delivered"
+    [(headers, _body)] = receiver.received
+    assert headers["Host"] == f"localhost:{receiver.server.server_port}"

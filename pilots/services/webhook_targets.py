@@ -4,8 +4,8 @@ A subscription names a URL; the worker POSTs there from inside the service's net
 resolved and every address it resolves to is checked — loopback, link-local (the cloud metadata service
 at 169.254.169.254), private, unspecified, multicast and reserved addresses are refused, in IPv4, IPv6
 and IPv4-mapped IPv6 — at subscribe time and again at send time, because DNS can change in between.
-The sender then connects to the very address it checked (``resolve_target``), so a second lookup cannot
-swap in another. ``getaddrinfo`` also reads the spellings a URL parser does not (``0x7f.1``,
+The sender then connects to the very addresses it checked (``Target.connect``), so a second lookup
+cannot swap in another. ``getaddrinfo`` also reads the spellings a URL parser does not (``0x7f.1``,
 ``2130706433``), so those are checked as the addresses they are.
 
 ``WEBHOOK_ALLOWED_NETWORKS`` (CIDRs) opts networks in: a government intranet receiver, a local test
@@ -41,8 +41,19 @@ class Target:
     scheme: str
     host: str  # as the URL names it: sent as Host and, for HTTPS, as the TLS server name
     port: int
-    address: str  # the checked address to connect to
+    addresses: tuple[str, ...]  # every address the host resolved to, each checked: tried in this order
     path: str  # path and query, as sent in the request line
+
+    def connect(self, timeout: float) -> socket.socket:
+        """A connection to the first checked address that answers (as ``socket.create_connection`` tries
+        a name's addresses in turn), never to a name resolved again."""
+        error: OSError | None = None
+        for address in self.addresses:
+            try:
+                return socket.create_connection((address, self.port), timeout)
+            except OSError as exc:
+                error = exc
+        raise error or OSError(f"no address for {self.host}")
 
 
 def allowed_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
@@ -90,7 +101,7 @@ def check_address(address: IPAddress, host: str) -> None:
 
 
 def resolve_target(url: str) -> Target:
-    """The URL's host resolved, every address checked; the first is the one to connect to."""
+    """The URL's host resolved and every address it resolves to checked."""
     parts = urllib.parse.urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in DEFAULT_PORTS:
@@ -121,4 +132,4 @@ def resolve_target(url: str) -> Target:
     path = urllib.parse.quote(parts.path or "/", safe="/%:@!$&'()*+,;=~")
     if parts.query:
         path = f"{path}?{urllib.parse.quote(parts.query, safe='/%:@!$&()*+,;=~?')}"
-    return Target(scheme=scheme, host=host, port=port, address=str(addresses[0]), path=path)
+    return Target(scheme=scheme, host=host, port=port, addresses=tuple(str(a) for a in addresses), path=path)

@@ -35,7 +35,6 @@ import hmac
 import http.client
 import json
 import secrets
-import socket
 import ssl
 import time
 import uuid
@@ -251,23 +250,23 @@ def webhook_completion_watch(*, pilot_id: int, as_of, recompute):
 # --- Delivery -------------------------------------------------------------------------------------
 
 class _PinnedHTTPConnection(http.client.HTTPConnection):
-    """Connects to the address that was checked, whatever the host name resolves to by now."""
+    """Connects to the addresses that were checked, whatever the host name resolves to by now."""
 
     def __init__(self, target: Target, timeout: float):
         super().__init__(target.host, target.port, timeout=timeout)
-        self._address = target.address
+        self._target = target
 
     def connect(self):
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._target.connect(self.timeout)
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
     def __init__(self, target: Target, timeout: float):
         super().__init__(target.host, target.port, timeout=timeout, context=ssl.create_default_context())
-        self._address = target.address
+        self._target = target
 
     def connect(self):
-        sock = socket.create_connection((self._address, self.port), self.timeout)
+        sock = self._target.connect(self.timeout)
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # the certificate is the host's
 
 
