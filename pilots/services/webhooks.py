@@ -47,8 +47,8 @@ from django.utils import timezone
 
 from pilots.models import Notification, ProgressReport
 from pilots.models.webhooks import MAX_CONSECUTIVE_FAILURES, WebhookDelivery, WebhookEvent, WebhookSubscription
-from smartcity.audit import ChangeContext, audit_record, snapshot
 from pilots.services.webhook_targets import Target, TargetRefused, resolve_target
+from smartcity.audit import ChangeContext, audit_record, snapshot
 from smartcity.outbox import outbox_enqueue
 
 SIGNATURE_HEADER = "X-Smartcity-Signature"
