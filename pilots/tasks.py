@@ -38,11 +38,14 @@ def send_reminders() -> dict:
 
 
 @shared_task(name="pilots.deliver_webhooks", bind=True, ignore_result=True)
-def deliver_webhooks(self, event: str, ref: dict, event_id: str) -> int:
-    """Record one delivery per subscription to ``event`` and send each (sent through the outbox). Idempotent."""
+def deliver_webhooks(self, event: str, event_id: str, data: dict | None = None, created_at: str | None = None,
+                     ref: dict | None = None) -> int:
+    """Record one delivery per subscription to ``event`` and send each (sent through the outbox). Idempotent.
+
+    ``data`` is the payload built when the event happened; ``ref`` only in messages written before that."""
     from pilots.services.webhooks import webhook_deliveries_record
 
-    ids = webhook_deliveries_record(event=event, ref=ref, event_id=event_id)
+    ids = webhook_deliveries_record(event=event, event_id=event_id, data=data, created_at=created_at, ref=ref)
     # The sends go to the queue this task came from (a worker may serve a queue other than the default).
     queue = (self.request.delivery_info or {}).get("routing_key")
     for delivery_id in ids:

@@ -211,6 +211,8 @@ def celery_worker_process(request, django_db_setup, tmp_path_factory):
         "CELERY_BROKER_URL": app.conf.broker_url,
         "CELERY_TASK_ALWAYS_EAGER": "false",
         "PYTHONUNBUFFERED": "1",
+        # The tests' webhook receivers listen on 127.0.0.1, which a worker refuses unless allowed.
+        "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
     }
     if app.conf.broker_url.startswith("filesystem://"):
         env["VAR_DIR"] = str(_run_dir())  # its broker folder is then ours

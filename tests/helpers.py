@@ -26,8 +26,9 @@ def error_fields(response) -> set[str | None]:
 class Receiver:
     """A local HTTP server on 127.0.0.1 that records every POST and answers ``status``."""
 
-    def __init__(self, status: int = 204):
+    def __init__(self, status: int = 204, headers: dict[str, str] | None = None):
         self.status = status
+        self.headers = dict(headers or {})  # sent with every answer, e.g. a redirect's Location
         self.received: list[tuple[dict, bytes]] = []
         receiver = self
 
@@ -36,6 +37,8 @@ class Receiver:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.received.append((dict(self.headers), body))
                 self.send_response(receiver.status)
+                for name, value in receiver.headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
 
             def log_message(self, *args):

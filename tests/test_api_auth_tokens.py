@@ -66,7 +66,8 @@ def test_missing_credentials_name_the_missing_fields():
 
 
 def test_a_read_only_role_cannot_obtain_a_write_token():
-    member("integrator", username="ywtg")
+    # A viewer writes nothing at all. (An integrator may: its webhook subscriptions, see test_webhooks.)
+    member("viewer", username="ywtg")
 
     response = obtain("ywtg", can_write=True)
 

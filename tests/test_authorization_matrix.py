@@ -33,14 +33,15 @@ from tests.helpers import client_for
 pytestmark = pytest.mark.django_db
 
 ROLES = ["anonymous", "no_membership", "own_reporter", "other_reporter", "read_only_reporter", "viewer",
-         "department", "integrator", "reviewer", "admin"]
+         "department", "integrator", "read_only_integrator", "reviewer", "admin"]
+READ_ONLY_TOKENS = {"read_only_reporter", "read_only_integrator"}  # the role may write; the token may not
 MEMBERS = set(ROLES) - {"anonymous", "no_membership"}
 SIGNED_IN = set(ROLES) - {"anonymous"}
 WRITERS = {"own_reporter", "other_reporter", "admin"}  # the role may write; scope may still hide the object
 REVIEWERS = {"reviewer", "admin"}
 PROVINCE = {"reviewer", "admin"}
 PUBLIC = set(ROLES)
-INTEGRATORS = {"integrator", "admin"}  # their own webhook subscriptions
+INTEGRATORS = {"integrator", "read_only_integrator", "admin"}  # their own webhook subscriptions
 
 # route name → {method: roles allowed past the access check}; scoped routes hide 成都's objects from 泸州.
 MATRIX: dict[str, dict[str, set[str]]] = {
@@ -156,12 +157,13 @@ def world():
             "department": member("viewer", OrganisationFactory(kind="department",
                                                                 department=assignment.department)),
             "integrator": member("integrator"),
+            "read_only_integrator": member("integrator"),
             "reviewer": member("reviewer", province),
             "admin": member("admin", province),
         }
         clients = {"anonymous": APIClient()}
         for role, user in users.items():
-            clients[role] = client_for(user, can_write=role != "read_only_reporter")
+            clients[role] = client_for(user, can_write=role not in READ_ONLY_TOKENS)
         audit_id = AuditEntry.objects.create(
             via="command", action="create", object_type="x", object_id="1", object_repr="x").pk
         completion_recompute_all(as_of=dt.date(2021, 10, 15))
@@ -200,8 +202,8 @@ def test_access(world, settings, tmp_path, route, name, method, role):
     (tmp_path / "evidence").mkdir()
     (tmp_path / "evidence" / "x.pdf").write_bytes(b"%")
     allowed = MATRIX[name][method]
-    if role == "read_only_reporter" and method not in READ_METHODS and name not in READ_ONLY_TOKEN_MAY:
-        allowed = allowed - {"read_only_reporter"}
+    if role in READ_ONLY_TOKENS and method not in READ_METHODS and name not in READ_ONLY_TOKEN_MAY:
+        allowed = allowed - {role}
     path = concrete_path(route, name, role, world)
     client = world["clients"][role]
 

@@ -133,9 +133,11 @@ def workdir(tmp_path) -> Path:
 # --- Redis killed and restarted -----------------------------------------------------------------------
 
 @pytest.mark.integration
-def test_reports_filed_while_redis_is_dead_are_computed_and_delivered_once_it_is_back(world, workdir, client):
+def test_reports_filed_while_redis_is_dead_are_computed_and_delivered_once_it_is_back(world, workdir, client,
+                                                                                    settings):
     from pilots.services.webhooks import webhook_subscription_create
 
+    settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8"]  # the local receiver, here and in the worker
     today = world["today"]
     worker = None
     with faults.throwaway_redis(workdir / "redis") as redis, faults.celery_broker(redis.url), \
@@ -143,7 +145,8 @@ def test_reports_filed_while_redis_is_dead_are_computed_and_delivered_once_it_is
         webhook_subscription_create(owner=member("integrator"), url=receiver.url,
                                     events=["report.submitted", "report.approved"], context=ChangeContext.command())
         try:
-            worker = faults.start_worker(broker_url=redis.url, workdir=workdir, name="worker")
+            worker = faults.start_worker(broker_url=redis.url, workdir=workdir, name="worker",
+                                         env={"WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8"})
 
             # Broker up: sent on commit, computed by the worker, posted to the receiver.
             file_and_approve(world, world["livelihood"], "60.0")

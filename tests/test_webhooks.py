@@ -1,4 +1,8 @@
-"""Webhooks: integrators' own subscriptions, signed deliveries, retries, disabling after 10 failures."""
+"""Webhooks: integrators' own subscriptions, signed deliveries, retries, disabling after 10 failures.
+
+The tests' receiver listens on 127.0.0.1, which webhooks may not reach unless the operator allows it:
+those tests opt its network in with ``LOCAL_RECEIVER``, as an intranet deployment would.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ import time
 
 import pytest
 import time_machine
+from django.test import override_settings
+from standardwebhooks import Webhook, WebhookVerificationError
 
 from pilots.models import Notification, Organisation, ProgressReport, WebhookDelivery, WebhookSubscription
 from pilots.periods import Period
@@ -28,6 +34,8 @@ from tests.factories import OrganisationFactory, PilotFactory, PrefectureFactory
 from tests.helpers import Receiver, client_for
 
 URL = "/api/v1/webhooks/"
+LOCAL_RECEIVER = override_settings(WEBHOOK_ALLOWED_NETWORKS=["127.0.0.0/8"])
+PUBLIC_URL = "https://114.114.114.114/hook"  # a public address: accepted without a DNS lookup
 CST = dt.timezone(dt.timedelta(hours=8))
 
 
@@ -70,8 +78,8 @@ def test_the_signature_is_hmac_sha256_of_timestamp_dot_body():
 
 @pytest.mark.django_db
 def test_integrators_manage_their_own_subscriptions_and_see_the_secret_once(world):
-    client = client_for(world["integrator"])  # a read-only token suffices: no programme data changes
-    created = client.post(URL, {"url": "https://example.org/hook", "events": ["report.submitted"]})
+    client = client_for(world["integrator"], can_write=True)  # an integrator's write-scoped token
+    created = client.post(URL, {"url": PUBLIC_URL, "events": ["report.submitted"]})
     assert created.status_code == 201
     secret = created.json()["secret"]
     assert len(secret) == 64
@@ -83,13 +91,14 @@ def test_integrators_manage_their_own_subscriptions_and_see_the_secret_once(worl
     assert client_for(world["other_integrator"]).get(URL).json()["count"] == 0
     assert client_for(world["reporter"], can_write=True).get(URL).status_code == 403
     assert client.patch(f"{URL}{pk}/", {"active": False}).json()["active"] is False
-    assert client.post(URL, {"url": "https://example.org/hook", "events": ["report.eaten"]}).status_code == 400
+    assert client.post(URL, {"url": PUBLIC_URL, "events": ["report.eaten"]}).status_code == 400
     assert client.post(URL, {"url": "not a url", "events": ["report.submitted"]}).status_code == 400
     assert client.delete(f"{URL}{pk}/").status_code == 204
     assert not WebhookSubscription.objects.exists()
 
 
 @pytest.mark.django_db
+@LOCAL_RECEIVER
 def test_report_transitions_enqueue_an_event_only_when_someone_listens(world):
     file_report(world)
     assert not OutboxMessage.objects.filter(task="pilots.deliver_webhooks").exists()
@@ -97,13 +106,15 @@ def test_report_transitions_enqueue_an_event_only_when_someone_listens(world):
     ProgressReport.objects.all().delete()
     report = file_report(world)
     [message] = OutboxMessage.objects.filter(task="pilots.deliver_webhooks")
-    assert message.kwargs["event"] == "report.submitted" and message.kwargs["ref"] == {"report": report.pk}
+    assert message.kwargs["event"] == "report.submitted" and message.kwargs["data"]["report"] == report.pk
+    assert message.kwargs["data"]["state"] == "submitted"
     report_approve(report_id=report.pk, expected_version=None, context=ChangeContext(user=world["reviewer"], via=AuditEntry.Via.COMMAND))
     assert [m.kwargs["event"] for m in OutboxMessage.objects.filter(task="pilots.deliver_webhooks")
             .order_by("id")] == ["report.submitted", "report.approved"]
 
 
 @pytest.mark.django_db
+@LOCAL_RECEIVER
 def test_a_delivery_is_recorded_once_signed_and_sent(world):
     report = file_report(world)
     with Receiver() as receiver:
@@ -124,6 +135,7 @@ def test_a_delivery_is_recorded_once_signed_and_sent(world):
 
 
 @pytest.mark.django_db
+@LOCAL_RECEIVER
 def test_failures_are_logged_retryable_or_not(world):
     report = file_report(world)
     with Receiver(status=503) as receiver:
@@ -144,6 +156,7 @@ def test_failures_are_logged_retryable_or_not(world):
 
 
 @pytest.mark.django_db
+@LOCAL_RECEIVER
 def test_ten_failures_in_a_row_disable_the_subscription_and_tell_the_owner_once(world):
     report = file_report(world)
     with Receiver(status=500) as receiver:
@@ -159,12 +172,13 @@ def test_ten_failures_in_a_row_disable_the_subscription_and_tell_the_owner_once(
     [notice] = Notification.objects.filter(user=world["integrator"])
     assert subscription.url in notice.body
     # Re-enabling through the API starts the count afresh.
-    client = client_for(world["integrator"])
+    client = client_for(world["integrator"], can_write=True)
     response = client.patch(f"{URL}{subscription.pk}/", {"active": True})
     assert response.json()["consecutive_failures"] == 0 and response.json()["disabled_at"] is None
 
 
 @pytest.mark.django_db
+@LOCAL_RECEIVER
 def test_a_reminder_digest_sent_is_an_event(world):
     from pilots.services.reminders import reminder_rules_ensure, reminders_sweep
 
@@ -175,13 +189,14 @@ def test_a_reminder_digest_sent_is_an_event(world):
         reminders_sweep(now=now)
     messages = OutboxMessage.objects.filter(task="pilots.deliver_webhooks")
     assert {m.kwargs["event"] for m in messages} == {"reminder.sent"}
-    ids = webhook_deliveries_record(**{k: messages[0].kwargs[k] for k in ("event", "ref", "event_id")})
+    ids = webhook_deliveries_record(**messages[0].kwargs)
     body = json.loads(WebhookDelivery.objects.get(pk=ids[0]).body)
     assert body["data"]["reminders"][0]["kind"] == "report_missing"
 
 
 @pytest.mark.integration
 @pytest.mark.django_db(transaction=True)
+@LOCAL_RECEIVER
 def test_a_submitted_report_reaches_a_local_receiver_signed(world, celery_worker_process):
     with Receiver() as receiver:
         _subscription, secret = subscribe(world, url=receiver.url)
@@ -195,6 +210,7 @@ def test_a_submitted_report_reaches_a_local_receiver_signed(world, celery_worker
 
 
 @pytest.mark.django_db
+@LOCAL_RECEIVER
 def test_completion_changed_is_emitted_only_when_the_pilots_figure_changes(world):
     from pilots.tasks import recompute_pilot_completion
 
@@ -209,7 +225,7 @@ def test_completion_changed_is_emitted_only_when_the_pilots_figure_changes(world
 
     recompute_pilot_completion(world["pilot"].pk)
     [first] = emitted()
-    assert first["ref"]["pilot"] == world["pilot"].pk and first["ref"]["previous_completion"] is None
+    assert first["data"]["pilot"] == world["pilot"].pk and first["data"]["previous_completion"] is None
     recompute_pilot_completion(world["pilot"].pk)
     assert len(emitted()) == 1  # same figure: no event
 
@@ -221,3 +237,230 @@ def test_a_webhook_is_never_posted_to_a_non_http_url():
         webhook_post(url="file:///etc/passwd", body="{}", secret="s")
 
     assert refused.value.retryable is False
+
+
+# --- Aimed inside: refused when subscribed, refused again when sent -------------------------------------
+
+INSIDE = [
+    ("http://127.0.0.1:6379/", "loopback_address"),  # the service's own Redis
+    ("http://localhost:8000/", "loopback_address"),
+    ("http://[::1]:8000/", "loopback_address"),
+    ("http://[::ffff:127.0.0.1]/", "loopback_address"),  # IPv4-mapped IPv6
+    ("http://169.254.169.254/latest/meta-data/", "link_local_address"),  # the cloud metadata service
+    ("http://[fe80::1]/", "link_local_address"),
+    ("http://0.0.0.0:8000/", "unspecified_address"),
+    ("http://[::]/", "unspecified_address"),
+    ("http://10.0.0.5/hook", "private_address"),
+    ("http://192.168.1.1/", "private_address"),
+    ("http://[fd00::1]/", "private_address"),
+    ("http://[::ffff:10.1.2.3]/", "private_address"),
+    ("http://224.0.0.1/", "multicast_address"),
+    ("http://[ff02::1]/", "multicast_address"),
+    ("http://240.0.0.1/", "reserved_address"),
+    ("http://100.64.0.1/", "reserved_address"),  # carrier-grade NAT: shared, not public
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url, rule", INSIDE, ids=[url for url, _rule in INSIDE])
+def test_an_integrator_cannot_aim_a_webhook_inside_the_network(world, url, rule):
+    client = client_for(world["integrator"], can_write=True)
+
+    response = client.post(URL, {"url": url, "events": ["report.submitted"]}, format="json")
+
+    assert response.status_code == 400, response.json()
+    [error] = response.json()["errors"]
+    assert (error["field"], error["code"]) == ("url", rule)
+    assert "WEBHOOK_ALLOWED_NETWORKS" in error["message"]
+    assert not WebhookSubscription.objects.exists()
+
+
+@pytest.mark.parametrize("url", ["http://2130706433/", "http://0x7f.1/", "http://0177.0.0.1/", "http://127.1/"])
+def test_other_spellings_of_loopback_are_read_as_the_address_they_are(url):
+    # The API's URL validator refuses these already; the sender checks what the resolver makes of them.
+    from pilots.services.webhook_targets import TargetRefused, resolve_target
+
+    with pytest.raises(TargetRefused) as refused:
+        resolve_target(url)
+    assert refused.value.code == "loopback_address"
+
+
+@pytest.mark.django_db
+def test_an_existing_subscription_cannot_be_moved_inside(world):
+    client = client_for(world["integrator"], can_write=True)
+    pk = client.post(URL, {"url": PUBLIC_URL, "events": ["report.submitted"]}, format="json").json()["id"]
+
+    response = client.patch(f"{URL}{pk}/", {"url": "http://169.254.169.254/"}, format="json")
+
+    assert response.status_code == 400 and response.json()["errors"][0]["code"] == "link_local_address"
+    assert WebhookSubscription.objects.get().url == PUBLIC_URL
+
+
+@pytest.mark.django_db
+def test_an_operator_opts_a_network_in(world):
+    client = client_for(world["integrator"], can_write=True)
+    body = {"url": "http://10.20.1.5:8080/hook", "events": ["report.submitted"]}
+
+    with override_settings(WEBHOOK_ALLOWED_NETWORKS=["10.20.0.0/16"]):
+        assert client.post(URL, body, format="json").status_code == 201
+        assert client.post(URL, body | {"url": "http://10.21.0.1/"}, format="json").status_code == 400
+
+
+@pytest.mark.django_db
+def test_a_delivery_to_an_address_no_longer_allowed_fails_for_good_and_says_why(world):
+    report = file_report(world)
+    with Receiver() as receiver:
+        with LOCAL_RECEIVER:
+            subscribe(world, url=receiver.url)
+            [delivery_id] = webhook_deliveries_record(event="report.submitted", ref={"report": report.pk},
+                                                      event_id="e")
+        # The network is no longer allowed (or the name now resolves inside): nothing is posted.
+        with pytest.raises(WebhookDeliveryError) as refused:
+            webhook_send(delivery_id=delivery_id)
+    assert refused.value.retryable is False
+    assert receiver.received == []
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.failed_at is not None and delivery.delivered_at is None
+    assert delivery.last_error.startswith("refused: ") and "WEBHOOK_ALLOWED_NETWORKS" in delivery.last_error
+
+
+@pytest.mark.django_db
+@LOCAL_RECEIVER
+def test_a_redirect_is_not_followed_and_fails_the_delivery(world):
+    report = file_report(world)
+    with Receiver(status=302) as elsewhere, Receiver(status=302) as receiver:
+        receiver.headers["Location"] = elsewhere.url
+        subscribe(world, url=receiver.url)
+        [delivery_id] = webhook_deliveries_record(event="report.submitted", ref={"report": report.pk}, event_id="e")
+        with pytest.raises(WebhookDeliveryError) as failed:
+            webhook_send(delivery_id=delivery_id)
+    assert failed.value.retryable is False
+    assert len(receiver.received) == 1 and elsewhere.received == []
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.last_status, delivery.failed_at is not None) == (302, True)
+    assert "redirect" in delivery.last_error
+
+
+# --- Standard Webhooks -----------------------------------------------------------------------------------
+
+@pytest.mark.django_db
+@LOCAL_RECEIVER
+def test_a_receiver_verifies_a_delivery_with_the_official_standard_webhooks_library(world):
+    report = file_report(world)
+    with Receiver() as receiver:
+        created = client_for(world["integrator"], can_write=True).post(
+            URL, {"url": receiver.url, "events": ["report.submitted"]}, format="json").json()
+        [delivery_id] = webhook_deliveries_record(event="report.submitted", ref={"report": report.pk},
+                                                  event_id="evt-1")
+        webhook_send(delivery_id=delivery_id)
+    [(headers, body)] = receiver.received
+
+    assert created["standard_secret"].startswith("whsec_")
+    payload = Webhook(created["standard_secret"]).verify(body, headers)
+    assert payload["data"]["report"] == report.pk and headers["webhook-id"] == "evt-1"
+    assert verify(secret=created["secret"], body=body, header=headers[SIGNATURE_HEADER])  # the older scheme too
+    with pytest.raises(WebhookVerificationError):
+        Webhook(created["standard_secret"]).verify(body.replace(b"submitted", b"approved"), headers)
+    with pytest.raises(WebhookVerificationError):
+        Webhook("whsec_" + "QUJD" * 8).verify(body, headers)
+
+
+# --- A delivery tells the state of its own event ------------------------------------------------------
+
+@pytest.mark.django_db
+@LOCAL_RECEIVER
+def test_each_delivery_of_a_quick_review_tells_its_own_event_and_a_retry_sends_the_same_bytes(world):
+    events = ["report.submitted", "report.returned", "report.approved"]
+    office = client_for(world["reporter"], can_write=True)
+    reviewer = client_for(world["reviewer"], can_write=True)
+
+    def act(client, report_id, verb, body=None):
+        etag = client.get(f"/api/v1/reports/{report_id}/")["ETag"]
+        response = client.post(f"/api/v1/reports/{report_id}/{verb}/", body or {}, format="json", HTTP_IF_MATCH=etag)
+        assert response.status_code == 200, response.json()
+
+    with Receiver(status=503) as receiver:
+        subscribe(world, url=receiver.url, events=events)
+        with time_machine.travel(dt.datetime(2021, 10, 15, 10, 0, tzinfo=CST), tick=False):  # all in one second
+            filed = office.post("/api/v1/reports/", {
+                "pilot": world["pilot"].pk, "subtask": world["subtask"].pk, "period": "2021Q3",
+                "percent_complete": "45.0", "status": "on_track", "submit": True}, format="json")
+            report_id = filed.json()["report"]["id"]
+            act(reviewer, report_id, "return", {"comment": "请补充投资明细。"})
+            act(office, report_id, "submit")
+            act(reviewer, report_id, "approve")
+        # Only now does the worker run: the payloads were built at each event.
+        ids = [delivery_id for message in OutboxMessage.objects.filter(task="pilots.deliver_webhooks").order_by("id")
+               for delivery_id in webhook_deliveries_record(**message.kwargs)]
+        for delivery_id in ids:
+            with pytest.raises(WebhookDeliveryError):  # the receiver is down: each is retried
+                webhook_send(delivery_id=delivery_id)
+        receiver.status = 204
+        for delivery_id in ids:
+            assert webhook_send(delivery_id=delivery_id) == "delivered"
+
+    attempts = [(headers["webhook-id"], body) for headers, body in receiver.received]
+    first, retried = attempts[:4], attempts[4:]
+    assert retried == first  # same webhook-id, same bytes
+    told = [json.loads(body) for _id, body in first]
+    assert [(t["event"], t["data"]["state"], t["data"]["comment"]) for t in told] == [
+        ("report.submitted", "submitted", ""),
+        ("report.returned", "returned", "请补充投资明细。"),
+        ("report.submitted", "submitted", ""),
+        ("report.approved", "approved", ""),
+    ]
+    assert told[0]["data"]["reviewed_at"] is None
+    assert told[1]["data"]["reviewed_at"] is not None
+    assert len({t["id"] for t in told}) == 4
+
+
+# --- Who may write subscriptions -------------------------------------------------------------------------
+
+@pytest.mark.django_db
+def test_a_read_only_integrator_token_reads_subscriptions_and_writes_none(world):
+    writer = client_for(world["integrator"], can_write=True)
+    pk = writer.post(URL, {"url": PUBLIC_URL, "events": ["report.submitted"]}, format="json").json()["id"]
+    reader = client_for(world["integrator"])
+
+    assert reader.get(URL).json()["count"] == 1
+    assert reader.get(f"{URL}{pk}/deliveries/").status_code == 200
+    for response in (reader.post(URL, {"url": PUBLIC_URL, "events": ["report.submitted"]}, format="json"),
+                     reader.patch(f"{URL}{pk}/", {"active": False}, format="json"),
+                     reader.delete(f"{URL}{pk}/")):
+        assert response.status_code == 403
+        assert "只读" in response.json()["detail"]  # "This token is read-only."
+    assert WebhookSubscription.objects.filter(active=True).count() == 1
+
+
+@pytest.mark.django_db
+def test_an_integrator_may_obtain_a_write_scoped_token_that_writes_only_its_subscriptions(world):
+    world["integrator"].set_password("integrator-pass-1")
+    world["integrator"].save()
+    client = client_for(None)
+    issued = client.post("/api/v1/auth/token/", {"username": world["integrator"].username,
+                                                  "password": "integrator-pass-1", "can_write": True}, format="json")
+    assert issued.status_code == 201, issued.json()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.json()['key']}")
+
+    assert client.post(URL, {"url": PUBLIC_URL, "events": ["report.submitted"]}, format="json").status_code == 201
+    report = file_report(world)
+    refused = client.post("/api/v1/reports/", {"pilot": world["pilot"].pk, "subtask": world["subtask"].pk,
+                                               "period": "2021Q4", "percent_complete": "50", "status": "on_track"},
+                          format="json")
+    assert refused.status_code == 403
+    etag = client.get(f"/api/v1/reports/{report.pk}/")["ETag"]
+    assert client.post(f"/api/v1/reports/{report.pk}/approve/", {}, format="json",
+                       HTTP_IF_MATCH=etag).status_code == 403
+    assert ProgressReport.objects.count() == 1
+
+
+@pytest.mark.django_db
+@override_settings(WEBHOOK_ALLOWED_NETWORKS=["127.0.0.0/8", "::1/128"])
+def test_a_receiver_named_by_host_name_is_reached_at_the_address_checked_and_told_its_name(world):
+    report = file_report(world)
+    with Receiver() as receiver:
+        subscribe(world, url=receiver.url.replace("127.0.0.1", "localhost"))
+        [delivery_id] = webhook_deliveries_record(event="report.submitted", ref={"report": report.pk}, event_id="e")
+        assert webhook_send(delivery_id=delivery_id) == "delivered"
+    [(headers, _body)] = receiver.received
+    assert headers["Host"] == f"localhost:{receiver.server.server_port}"

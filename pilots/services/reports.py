@@ -251,7 +251,7 @@ def _transition(report: ProgressReport, action: str, to_state: str, context: Cha
         history.append(step)
     audit_record(context=context, action=action, instance=report, before=before, after=snapshot(report))
     _completion_changed(report)
-    webhook_report_transition(report=report, action=action)
+    webhook_report_transition(report=report, action=action, comment=comment)
     return report
 
 

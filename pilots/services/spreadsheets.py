@@ -340,6 +340,10 @@ def _xlsx_table(data: bytes):
             from None
     try:
         sheet = workbook[DATA_SHEET] if DATA_SHEET in workbook.sheetnames else workbook.worksheets[0]
+        # Read-only mode stops at the rows the sheet's own <dimension> claims; WPS and other writers leave
+        # it stale or at A1. Forget it and read every row: MAX_SHEET_ROWS (in read_rows) and
+        # MAX_UNPACKED_BYTES bound what "every" can be.
+        sheet.reset_dimensions()
         rows = sheet.iter_rows(max_col=MAX_COLUMNS)  # read-only mode parses the sheet's XML only now
         while True:
             try:

@@ -9,30 +9,45 @@ Detect, record, deliver again:
   retryable. After ``MAX_CONSECUTIVE_FAILURES`` failures in a row a subscription is disabled (a
   conditional update, so once) and its owner gets an in-app notification.
 
-Signature (``X-Smartcity-Signature: t=<unix seconds>,v1=<hex>``): ``v1`` is the lowercase hex
-HMAC-SHA256, keyed with the subscription's secret, of ``f"{t}.{body}"`` where ``body`` is the raw
-request body (UTF-8). Receivers recompute it, compare in constant time and reject old ``t`` values.
+The body is built when the event happens, in the transaction that makes it (``webhook_event_enqueue``
+stores it in the outbox message): a report submitted, returned and approved within a second gives three
+deliveries that each tell the state of their own event. The delivery row keeps the exact body, so a retry
+sends the same bytes with the same ``webhook-id``; only the timestamp and the signatures are fresh per
+attempt (as Standard Webhooks does: a receiver rejects timestamps older than five minutes).
+
+Two signatures on every POST, with one key (the subscription's secret, as UTF-8 bytes):
+- Standard Webhooks: ``webhook-id`` (the event id), ``webhook-timestamp`` (unix seconds) and
+  ``webhook-signature: v1,<base64 HMAC-SHA256 of f"{id}.{timestamp}.{body}">``. The secret in that
+  scheme's form is ``"whsec_" + base64(secret)`` (``standard_secret``), which the official libraries take;
+- ``X-Smartcity-Signature: t=<unix seconds>,v1=<hex>``: the lowercase hex HMAC-SHA256 of
+  ``f"{t}.{body}"``, as before.
+
+Only public addresses receive webhooks (``pilots.services.webhook_targets``): checked when a URL is
+subscribed and again at each send, connecting to the address checked. Redirects are not followed (a 3xx
+is a failed delivery).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import http.client
 import json
 import secrets
+import ssl
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from pilots.models import Notification, ProgressReport
 from pilots.models.webhooks import MAX_CONSECUTIVE_FAILURES, WebhookDelivery, WebhookEvent, WebhookSubscription
+from pilots.services.webhook_targets import Target, TargetRefused, resolve_target
 from smartcity.audit import ChangeContext, audit_record, snapshot
 from smartcity.outbox import outbox_enqueue
 
@@ -49,15 +64,47 @@ REPORT_EVENTS = {
 
 
 class WebhookDeliveryError(Exception):
-    def __init__(self, message: str, *, retryable: bool):
+    def __init__(self, message: str, *, retryable: bool, status: int | None = None):
         super().__init__(message)
         self.retryable = retryable
+        self.status = status  # the receiver's HTTP status, if it answered
 
 
 def sign(*, secret: str, body: str, timestamp: int) -> str:
     """The ``X-Smartcity-Signature`` value for ``body`` sent at ``timestamp``."""
     digest = hmac.new(secret.encode(), f"{timestamp}.{body}".encode(), hashlib.sha256).hexdigest()
     return f"t={timestamp},v1={digest}"
+
+
+def standard_secret(secret: str) -> str:
+    """The subscription's secret as Standard Webhooks writes it: ``whsec_`` and the key in base64.
+
+    The key is the secret's UTF-8 bytes, the same key ``X-Smartcity-Signature`` uses, so every existing
+    secret has its Standard Webhooks form and nothing is re-issued."""
+    return "whsec_" + base64.b64encode(secret.encode()).decode()
+
+
+def standard_signature(*, secret: str, message_id: str, body: str, timestamp: int) -> str:
+    """The ``webhook-signature`` value: ``v1,`` and the base64 HMAC-SHA256 of ``{id}.{timestamp}.{body}``."""
+    digest = hmac.new(secret.encode(), f"{message_id}.{timestamp}.{body}".encode(), hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def signature_headers(*, secret: str, message_id: str, body: str, timestamp: int) -> dict[str, str]:
+    return {
+        "webhook-id": message_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": standard_signature(secret=secret, message_id=message_id, body=body, timestamp=timestamp),
+        SIGNATURE_HEADER: sign(secret=secret, body=body, timestamp=timestamp),
+    }
+
+
+def webhook_url_check(url: str) -> None:
+    """A ValidationError on ``url`` (its code naming the rule) unless webhooks may be sent there."""
+    try:
+        resolve_target(url)
+    except TargetRefused as refused:
+        raise ValidationError({"url": ValidationError(str(refused), code=refused.code)}) from None
 
 
 # --- Subscriptions --------------------------------------------------------------------------------
@@ -68,6 +115,7 @@ def webhook_subscription_create(*, owner, url: str, events: list[str], context: 
     secret = secrets.token_hex(32)
     subscription = WebhookSubscription(owner=owner, url=url, events=sorted(set(events)), secret=secret)
     subscription.full_clean()
+    webhook_url_check(subscription.url)
     subscription.save()
     audit_record(context=context, action="create", instance=subscription, before=None, after=snapshot(subscription))
     return subscription, secret
@@ -83,6 +131,8 @@ def webhook_subscription_update(*, subscription: WebhookSubscription, context: C
     for name, value in changes.items():
         setattr(subscription, name, value)
     subscription.full_clean()
+    if "url" in changes:
+        webhook_url_check(subscription.url)
     subscription.save()
     audit_record(context=context, action="update", instance=subscription, before=before, after=snapshot(subscription))
     return subscription
@@ -100,32 +150,45 @@ def _subscribers(event: str) -> list[WebhookSubscription]:
 
 
 def webhook_event_enqueue(*, event: str, ref: dict) -> None:
-    """Within the caller's transaction: have ``event`` delivered once it commits, if anyone listens."""
+    """Within the caller's transaction: have ``event`` delivered once it commits, if anyone listens.
+
+    The payload is built now, from the state this transaction wrote, and travels in the outbox message.
+    """
     if not WebhookSubscription.objects.filter(active=True).exists():  # cheap: one indexed EXISTS
         return
-    outbox_enqueue(task="pilots.deliver_webhooks", kwargs={"event": event, "ref": ref, "event_id": uuid.uuid4().hex})
+    _enqueue(event, _payload(event, ref))
 
 
-def webhook_report_transition(*, report: ProgressReport, action: str) -> None:
-    """Called by the report workflow on every transition; only some are events."""
+def _enqueue(event: str, data: dict) -> None:
+    outbox_enqueue(task="pilots.deliver_webhooks", kwargs={
+        "event": event, "event_id": uuid.uuid4().hex, "created_at": timezone.now().isoformat(), "data": data})
+
+
+def webhook_report_transition(*, report: ProgressReport, action: str, comment: str = "") -> None:
+    """Called by the report workflow on every transition, after the report is saved; only some are events."""
     event = REPORT_EVENTS.get(action)
-    if event is not None:
-        webhook_event_enqueue(event=event, ref={"report": report.pk})
+    if event is None or not WebhookSubscription.objects.filter(active=True).exists():
+        return
+    _enqueue(event, {**_report_payload(report), "comment": comment})
+
+
+def _report_payload(report: ProgressReport) -> dict:
+    return {
+        "report": report.pk, "pilot": report.pilot.code, "prefecture": report.pilot.prefecture.code,
+        "subtask": report.subtask.code, "period": report.period, "revision": report.revision,
+        "state": report.state, "percent_complete": str(report.percent_complete),
+        "submitted_at": report.submitted_at.isoformat() if report.submitted_at else None,
+        "reviewed_at": report.reviewed_at.isoformat() if report.reviewed_at else None,
+        "url": f"{settings.SITE_URL}/api/v1/reports/{report.pk}/",
+    }
 
 
 def _payload(event: str, ref: dict) -> dict:
     data: dict = dict(ref)
-    if "report" in ref:
+    if "report" in ref:  # an outbox message written before payloads travelled in it
         report = ProgressReport.objects.select_related("pilot__prefecture", "subtask").filter(pk=ref["report"]).order_by().first()
         if report is not None:
-            data = {
-                "report": report.pk, "pilot": report.pilot.code, "prefecture": report.pilot.prefecture.code,
-                "subtask": report.subtask.code, "period": report.period, "revision": report.revision,
-                "state": report.state, "percent_complete": str(report.percent_complete),
-                "submitted_at": report.submitted_at.isoformat() if report.submitted_at else None,
-                "reviewed_at": report.reviewed_at.isoformat() if report.reviewed_at else None,
-                "url": f"{settings.SITE_URL}/api/v1/reports/{report.pk}/",
-            }
+            data = _report_payload(report)
     if "reminders" in ref:
         from pilots.models import Reminder
 
@@ -139,10 +202,16 @@ def _payload(event: str, ref: dict) -> dict:
     return data
 
 
-def webhook_deliveries_record(*, event: str, ref: dict, event_id: str) -> list[int]:
-    """One delivery row per active subscription to ``event``; returns the ids still to send."""
-    body = json.dumps({"id": event_id, "event": event, "created_at": timezone.now().isoformat(),
-                       "data": _payload(event, ref)}, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+def webhook_deliveries_record(*, event: str, event_id: str, data: dict | None = None, created_at: str | None = None,
+                              ref: dict | None = None) -> list[int]:
+    """One delivery row per active subscription to ``event``, with the event's body; returns the ids still to send.
+
+    ``data`` and ``created_at`` are the event's, from its outbox message; an older message carries only
+    ``ref``, and its payload is read now."""
+    if data is None:
+        data = _payload(event, ref or {})
+    body = json.dumps({"id": event_id, "event": event, "created_at": created_at or timezone.now().isoformat(),
+                       "data": data}, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     ids = []
     for subscription in _subscribers(event):
         try:
@@ -180,22 +249,53 @@ def webhook_completion_watch(*, pilot_id: int, as_of, recompute):
 
 # --- Delivery -------------------------------------------------------------------------------------
 
-def webhook_post(*, url: str, body: str, secret: str) -> int:
-    """POST ``body`` signed with ``secret``; returns the status, raises ``WebhookDeliveryError``."""
-    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
-        raise WebhookDeliveryError(f"refusing to post to a non-HTTP URL: {url[:80]}", retryable=False)
-    request = urllib.request.Request(url, data=body.encode(), method="POST", headers={
-        "Content-Type": "application/json", "User-Agent": USER_AGENT,
-        SIGNATURE_HEADER: sign(secret=secret, body=body, timestamp=int(time.time())),
-    })
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """Connects to the addresses that were checked, whatever the host name resolves to by now."""
+
+    def __init__(self, target: Target, timeout: float):
+        super().__init__(target.host, target.port, timeout=timeout)
+        self._target = target
+
+    def connect(self):
+        self.sock = self._target.connect(self.timeout)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    def __init__(self, target: Target, timeout: float):
+        super().__init__(target.host, target.port, timeout=timeout, context=ssl.create_default_context())
+        self._target = target
+
+    def connect(self):
+        sock = self._target.connect(self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # the certificate is the host's
+
+
+def webhook_post(*, url: str, body: str, secret: str, message_id: str = "") -> int:
+    """POST ``body`` signed with ``secret`` to a checked address; returns the status, raises ``WebhookDeliveryError``.
+
+    Nothing but a 2xx is a delivery: a redirect is not followed, and a refused address is never retried.
+    """
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # nosec B310
-            return response.status
-    except urllib.error.HTTPError as exc:
-        retryable = exc.code >= 500 or exc.code in (408, 429)
-        raise WebhookDeliveryError(f"HTTP {exc.code}", retryable=retryable) from exc
-    except (urllib.error.URLError, OSError) as exc:
+        target = resolve_target(url)
+    except TargetRefused as refused:
+        raise WebhookDeliveryError(f"refused: {refused}", retryable=False) from None
+    message_id = message_id or uuid.uuid4().hex
+    headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
+               **signature_headers(secret=secret, message_id=message_id, body=body, timestamp=int(time.time()))}
+    connection_class = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
+    connection = connection_class(target, timeout=TIMEOUT_SECONDS)
+    try:
+        connection.request("POST", target.path, body=body.encode(), headers=headers)
+        status = connection.getresponse().status
+    except (http.client.HTTPException, OSError) as exc:
         raise WebhookDeliveryError(f"{type(exc).__name__}: {exc}", retryable=True) from exc
+    finally:
+        connection.close()
+    if 200 <= status < 300:
+        return status
+    if 300 <= status < 400:
+        raise WebhookDeliveryError(f"HTTP {status}: redirects are not followed", retryable=False, status=status)
+    raise WebhookDeliveryError(f"HTTP {status}", retryable=status >= 500 or status in (408, 429), status=status)
 
 
 def webhook_send(*, delivery_id: int) -> str:
@@ -209,7 +309,8 @@ def webhook_send(*, delivery_id: int) -> str:
             failed_at=timezone.now(), last_error="subscription disabled")
         return "subscription disabled"
     try:
-        status = webhook_post(url=subscription.url, body=delivery.body, secret=subscription.secret)
+        status = webhook_post(url=subscription.url, body=delivery.body, secret=subscription.secret,
+                              message_id=delivery.event_id)
     except WebhookDeliveryError as exc:
         _record_failure(delivery, subscription, exc)
         raise
@@ -226,9 +327,8 @@ def webhook_give_up(*, delivery_id: int) -> None:
 
 def _record_failure(delivery: WebhookDelivery, subscription: WebhookSubscription, exc: WebhookDeliveryError) -> None:
     now = timezone.now()
-    status = exc.__cause__.code if isinstance(exc.__cause__, urllib.error.HTTPError) else None
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
-        attempts=F("attempts") + 1, last_status=status, last_error=str(exc)[:2000],
+        attempts=F("attempts") + 1, last_status=exc.status, last_error=str(exc)[:2000],
         **({} if exc.retryable else {"failed_at": now}))
     WebhookSubscription.objects.filter(pk=subscription.pk).update(consecutive_failures=F("consecutive_failures") + 1)
     disabled = WebhookSubscription.objects.filter(

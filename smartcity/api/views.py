@@ -16,7 +16,9 @@ from smartcity.auth.access import PUBLIC, SIGNED_IN, Role, actor_from_user, acto
 from smartcity.auth.services import token_issue, token_revoke
 from smartcity.models import ApiToken
 
-WRITING_ROLES = {Role.REPORTER, Role.REVIEWER, Role.ADMIN}
+# Roles that may hold a write-scoped token. An integrator's writes nothing but its own webhook
+# subscriptions: no other write rule names the integrator role.
+WRITING_ROLES = {Role.REPORTER, Role.REVIEWER, Role.ADMIN, Role.INTEGRATOR}
 
 
 class TokenObtainView(APIView):
@@ -35,7 +37,8 @@ class TokenObtainView(APIView):
         description=(
             "Checks the username and password and issues a new bearer token. The `key` is returned only "
             "in this response; the server stores just its hash. Use it as `Authorization: Bearer <key>`. "
-            "Tokens are read-only unless `can_write` is requested by a role that may write."
+            "Tokens are read-only unless `can_write` is requested by a role that may write. An integrator may "
+            "request `can_write` to manage its webhook subscriptions; such a token writes nothing else."
         ),
         request=TokenRequestSerializer,
         responses={
