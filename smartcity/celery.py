@@ -14,3 +14,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smartcity.settings")
 app = Celery("smartcity")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Signal handlers: request IDs and task log lines (smartcity.logs).
+import smartcity.logs  # noqa: E402,F401
