@@ -15,6 +15,7 @@ import logging
 import time
 
 from celery import signals
+from django.utils.functional import SimpleLazyObject, empty
 
 from smartcity.middleware import current_request_id
 
@@ -52,7 +53,11 @@ def log_request(request, response, *, duration_ms: float) -> None:
     """The one line of a finished request (called by ``RequestIdMiddleware``)."""
     from smartcity.auth.lockout import client_address
 
-    user = getattr(request, "user", None)
+    user = vars(request).get("user")
+    if isinstance(user, SimpleLazyObject):
+        # Only a user something already looked up: resolving it here would cost a session query on
+        # requests that never needed one (/healthz, static files).
+        user = None if user._wrapped is empty else user._wrapped
     user_id = user.pk if user is not None and user.is_authenticated else None
     request_logger.info(
         "%s %s %s %.1f ms", request.method, request.path, response.status_code, duration_ms,

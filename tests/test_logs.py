@@ -92,6 +92,21 @@ def test_an_anonymous_refused_request_is_logged_too_without_a_user(client, caplo
     assert (line["status"], line["user_id"], line["request_id"]) == (401, None, response["X-Request-ID"])
 
 
+@pytest.mark.django_db
+def test_logging_a_probe_of_a_signed_in_browser_costs_no_query(client, caplog, django_assert_num_queries):
+    caplog.set_level(logging.INFO, logger="smartcity.request")
+    reporter, _pilot, _subtask = _reporter_and_pilot()
+    client.force_login(reporter)
+
+    with django_assert_num_queries(0):  # /healthz touches nothing, and the log line does not either
+        assert client.get("/healthz").status_code == 200
+    assert client.get("/dashboard/").status_code == 302  # to its own prefecture's page
+
+    probe, page = _json_lines(caplog, "smartcity.request")
+    assert (probe["path"], probe["user_id"]) == ("/healthz", None)
+    assert (page["path"], page["user_id"]) == ("/dashboard/", reporter.pk)
+
+
 # --- The request's ID travels into the tasks it causes ----------------------------------------
 
 @pytest.mark.django_db
