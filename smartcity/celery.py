@@ -14,3 +14,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smartcity.settings")
 app = Celery("smartcity")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Signal handlers: request IDs and task log lines (smartcity.logs), last runs of periodic jobs (smartcity.jobs).
+import smartcity.jobs  # noqa: E402,F401
+import smartcity.logs  # noqa: E402,F401

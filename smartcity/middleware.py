@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import uuid
 from contextvars import ContextVar
 
@@ -25,17 +26,24 @@ class RequestIdMiddleware:
         request_id = incoming if _ACCEPTABLE_ID.match(incoming) else uuid.uuid4().hex
         request.request_id = request_id
         token = current_request_id.set(request_id)
+        started = time.monotonic()
         try:
             response = self.get_response(request)
+            response[self.header] = request_id
+            from smartcity.logs import log_request
+
+            log_request(request, response, duration_ms=(time.monotonic() - started) * 1000)
         finally:
             current_request_id.reset(token)
-        response[self.header] = request_id
         return response
 
 
 class RequestIdLogFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = current_request_id.get()
+        request_id = current_request_id.get()
+        if request_id == "-":  # django.request logs a failed response after the middleware has returned
+            request_id = getattr(getattr(record, "request", None), "request_id", "-")
+        record.request_id = request_id
         return True
 
 

@@ -24,6 +24,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from smartcity.celery import app as celery_app
+from smartcity.logs import REQUEST_ID_HEADER
+from smartcity.middleware import current_request_id
 from smartcity.models import OutboxMessage
 
 logger = logging.getLogger(__name__)
@@ -36,8 +38,12 @@ _PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step":
 
 
 def outbox_enqueue(*, task: str, kwargs: dict) -> OutboxMessage:
-    """Record that ``task(**kwargs)`` must run once the current transaction commits, and try to send it then."""
-    message = OutboxMessage.objects.create(task=task, kwargs=kwargs)
+    """Record that ``task(**kwargs)`` must run once the current transaction commits, and try to send it then.
+
+    The message keeps the current request's ID, and the task is sent with it, also when the relay sends it later.
+    """
+    request_id = current_request_id.get()
+    message = OutboxMessage.objects.create(task=task, kwargs=kwargs, request_id="" if request_id == "-" else request_id)
     transaction.on_commit(lambda: _send_after_commit(message.pk))
     return message
 
@@ -93,7 +99,8 @@ def _send(message: OutboxMessage, connection) -> set[int] | None:
 
     Identical pending messages (same task and arguments) are claimed *before* sending: each of them
     was committed before this send, so the task, which reads the database when it runs, covers their
-    changes too. A bulk import that files 100 reports for one pilot thus triggers one recompute, not 100.
+    changes too. A bulk import that files 100 reports for one pilot thus triggers one recompute, not 100;
+    its log lines carry the request ID of the message that was sent.
     """
     twins = list(
         OutboxMessage.objects.filter(task=message.task, kwargs=message.kwargs, dispatched_at__isnull=True)
@@ -104,7 +111,8 @@ def _send(message: OutboxMessage, connection) -> set[int] | None:
         OutboxMessage.objects.filter(pk__in=twins, dispatched_at__isnull=True).update(dispatched_at=now)
     try:
         celery_app.send_task(message.task, kwargs=message.kwargs, connection=connection, retry=True,
-                             retry_policy=_PUBLISH_RETRY_POLICY)
+                             retry_policy=_PUBLISH_RETRY_POLICY,
+                             headers={REQUEST_ID_HEADER: message.request_id} if message.request_id else None)
     except Exception as exc:  # kombu.exceptions.OperationalError and friends: the broker is unreachable
         if twins:
             OutboxMessage.objects.filter(pk__in=twins, dispatched_at=now).update(dispatched_at=None)

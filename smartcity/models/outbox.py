@@ -20,6 +20,8 @@ class OutboxMessage(models.Model):
     dispatched_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
     last_error = models.TextField(_("last error"), blank=True)
+    # The request that called for the work: sent as a message header, so the task's log lines name it.
+    request_id = models.CharField(_("request ID"), max_length=128, blank=True)
 
     class Meta:
         verbose_name = _("outbox message")
