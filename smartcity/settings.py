@@ -285,6 +285,7 @@ SPECTACULAR_SETTINGS = {
         "ReminderKindEnum": "pilots.models.reminders.ReminderKind",
         "ReminderLevelEnum": "pilots.models.reminders.ReminderLevel",
         "WebhookEventEnum": "pilots.models.webhooks.WebhookEvent",
+        "ForecastStatusEnum": "pilots.models.completion.ForecastStatus",
     },
 }
 

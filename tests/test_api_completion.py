@@ -163,8 +163,8 @@ def test_a_pilots_completion_by_task_and_subtask(world):
     assert body["pilot"]["code"] == "510108"
     assert body["state"] == "designated"
     assert body["figures"]["completion"] == "60.00" and body["figures"]["as_of"] == "2021-10-15"
-    assert body["forecast"] == {"projected_completion_date": "2022-04-01", "goal_deadline": "2022-12-31",
-                                "complete_by_goal": True}
+    assert body["forecast"] == {"projected_completion_date": "2022-04-01", "status": "projected",
+                                "goal_deadline": "2022-12-31", "complete_by_goal": True}
     [task] = body["tasks"]
     assert task["task"]["code"] == "T4" and task["figures"]["completion"] == "60.00"
     online, livelihood = task["subtasks"]

@@ -29,7 +29,7 @@ from rest_framework.views import APIView
 
 from pilots.api.common import DEMO_LABEL, PilotBriefSerializer, SubTaskBriefSerializer
 from pilots.api.registry import PrefectureSerializer
-from pilots.models import CompletionRollup, Pilot, ReportingRate, SubtaskCompletion
+from pilots.models import CompletionRollup, ForecastStatus, Pilot, ReportingRate, SubtaskCompletion
 from pilots.periods import InvalidPeriod, Period
 from pilots.selectors.completion import (
     FIGURE_COLUMNS,
@@ -194,10 +194,25 @@ class PilotTaskCompletionSerializer(serializers.Serializer):
     subtasks = SubtaskCompletionSerializer(many=True)
 
 
+class _BlankAsNullChoiceField(serializers.ChoiceField):
+    """A stored blank (a row computed before the column existed) is shown as null, not as an unknown choice."""
+
+    def to_representation(self, value):
+        return None if value in ("", None) else super().to_representation(value)
+
+
 class ForecastSerializer(serializers.Serializer):
     projected_completion_date = serializers.DateField(
         allow_null=True, source="rollup.projected_completion_date",
-        help_text="When the least-squares trend of the approved history reaches 100%; null without a rising trend.",
+        help_text="When the least-squares trend of the approved history reaches 100% (when it reached 100% if "
+                  "complete); null when `status` is anything but `projected` or `complete`.",
+    )
+    status = _BlankAsNullChoiceField(
+        source="rollup.forecast_status", choices=ForecastStatus.choices, allow_null=True,
+        help_text="`projected`: the trend reaches 100% on that date. `complete`: 100% reached. `behind_trend`: the "
+                  "trend already passed 100% but the figure has not (no date: it is not done today). `not_rising`: a "
+                  "flat or falling trend. `beyond_horizon`: more than 10 years away. `insufficient_data`: fewer than "
+                  "two quarters with an approved report. Null on figures computed before this field existed.",
     )
     goal_deadline = serializers.DateField()
     complete_by_goal = serializers.SerializerMethodField(help_text="Projected complete by the goal deadline.")
@@ -364,6 +379,7 @@ class _Json:
             "figures": self.figures(rollup),
             "forecast": {
                 "projected_completion_date": self.date(projected),
+                "status": rollup["forecast_status"] or None,
                 "goal_deadline": self.date(value.goal_deadline),
                 "complete_by_goal": _complete_by_goal(projected, value.goal_deadline),
             },

@@ -90,7 +90,7 @@ class TaskBreakdown:
 @dataclass
 class PilotCompletion:
     pilot: Pilot
-    rollup: dict  # FIGURE_COLUMNS, pilot_state and projected_completion_date
+    rollup: dict  # FIGURE_COLUMNS, pilot_state, projected_completion_date and forecast_status
     tasks: list[TaskBreakdown]
     goal_deadline: dt.date
 
@@ -108,7 +108,8 @@ def pilot_completion(*, actor, pilot: Pilot, as_of: dt.date | None, real_only: b
         CompletionRollup.objects.filter(pilot=pilot, scope__in=(Scope.PILOT, Scope.PILOT_TASK), real_only=real_only,
                                         as_of=as_of)
         .order_by("task__order", "task__code")
-        .values("scope", *FIGURE_COLUMNS, "pilot_state", "projected_completion_date", *brief_columns("task"))
+        .values("scope", *FIGURE_COLUMNS, "pilot_state", "projected_completion_date", "forecast_status",
+                *brief_columns("task"))
     )
     rollup, tasks = None, {}
     for row in rows:

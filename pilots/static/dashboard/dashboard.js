@@ -23,7 +23,10 @@
       period: "季度", revision: "版本", state: "审核状态", percent: "进度(%)", actions: "操作",
       approve: "通过", giveBack: "退回", returnComment: "退回原因(必填):", title: "名称", due: "截止日期",
       target: "目标(%)", none: "暂无数据", loading: "正在加载…", loaded: "已加载", error: "加载失败:",
-      forecast: "预计完成日期", showing: function (n, m) { return "显示最紧急的 " + n + " 项,共 " + m + " 项。"; }, demo: "演示 / demo", overall: "总体", goalOf: "目标",
+      forecast: "预计完成日期",
+      forecasts: {behind_trend: "落后于自身趋势", not_rising: "无上升趋势", beyond_horizon: "十年内无法完成",
+        insufficient_data: "已审核季度不足两个"},
+      showing: function (n, m) { return "显示最紧急的 " + n + " 项,共 " + m + " 项。"; }, demo: "演示 / demo", overall: "总体", goalOf: "目标",
       states: {draft: "草稿", submitted: "已提交", approved: "已通过", returned: "已退回"},
       kind: "事项", level: "级别",
       kinds: {report_missing: "季度报告未报送", milestone_behind: "里程碑未达标", returned_stale: "退回未重报",
@@ -41,6 +44,8 @@
       returnComment: "Why is it returned (required):", title: "Title", due: "Due", target: "Target (%)",
       none: "No data yet", loading: "Loading…", loaded: "Loaded", error: "Could not load:",
       forecast: "Projected completion",
+      forecasts: {behind_trend: "behind its own trend", not_rising: "no rising trend",
+        beyond_horizon: "more than 10 years away", insufficient_data: "fewer than two approved quarters"},
       showing: function (n, m) { return "The " + n + " most urgent of " + m + "."; }, demo: "演示 / demo", overall: "Overall", goalOf: "goal",
       states: {draft: "draft", submitted: "submitted", approved: "approved", returned: "returned"},
       kind: "What", level: "Level",
@@ -399,7 +404,7 @@
         if (!p) { kpis("pilot-kpis", [[T.none, "—"]]); return; }
         kpis("pilot-kpis", [[T.completion, fmt(p.figures.completion)], [T.planned, fmt(p.figures.planned)],
           [T.variance, fmt(p.figures.variance)], [T.status, sched(p.figures.schedule_status)],
-          [T.forecast, p.forecast.projected_completion_date || "—"], [T.asOf, p.figures.as_of]]);
+          [T.forecast, forecastText(p.forecast)], [T.asOf, p.figures.as_of]]);
         var subs = [];
         p.tasks.forEach(function (t) { t.subtasks.forEach(function (s) { subs.push(s); }); });
         chart("chart-subtasks", {
@@ -429,6 +434,12 @@
           rows.map(function (m) { return [m.subtask, m.title, m.due_on, fmt(m.target_percent)]; }));
       })
     ]);
+  }
+
+  // A date only when there is one; otherwise why not ("behind its own trend" is not "done today").
+  function forecastText(forecast) {
+    if (forecast.projected_completion_date) return forecast.projected_completion_date;
+    return T.forecasts[forecast.status] || "—";
   }
 
   function setStatus(text) {
