@@ -1,5 +1,5 @@
-# The forecast says why it has no date (behind its own trend, no rising trend…); rows computed before
-# this are blank until their next recompute (nightly).
+# The forecast says why it has no date (behind its own trend…), and the province rollup counts demo
+# designations apart from real ones. Rows computed before this are blank until their next recompute (nightly).
 
 from django.db import migrations, models
 
@@ -11,6 +11,16 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.AddField(
+            model_name='completionrollup',
+            name='accepted_demo_count',
+            field=models.PositiveIntegerField(null=True, verbose_name='accepted demo pilots'),
+        ),
+        migrations.AddField(
+            model_name='completionrollup',
+            name='designated_demo_count',
+            field=models.PositiveIntegerField(null=True, verbose_name='designated demo pilots'),
+        ),
         migrations.AddField(
             model_name='completionrollup',
             name='forecast_status',

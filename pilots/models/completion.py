@@ -204,6 +204,8 @@ class CompletionRollup(models.Model):
     projected_complete_count = models.PositiveIntegerField(_("pilots projected complete by the goal"), null=True)
     designated_count = models.PositiveIntegerField(_("designated pilots"), null=True)
     accepted_count = models.PositiveIntegerField(_("accepted pilots"), null=True)
+    designated_demo_count = models.PositiveIntegerField(_("designated demo pilots"), null=True)
+    accepted_demo_count = models.PositiveIntegerField(_("accepted demo pilots"), null=True)
     goal = models.PositiveIntegerField(_("goal: number of pilots"), null=True)
     computed_at = models.DateTimeField(_("computed at"))
 

@@ -348,6 +348,7 @@ _ROLLUP_COLUMNS = (
     "behind_count", "critical_count", "stalled_count", "ahead_of_plan_count", "includes_demo", "pilot_state",
     "projected_completion_date", "forecast_status", "projected_complete_count", "designated_count", "accepted_count", "goal",
     "computed_at", "pilot_id", "prefecture_id", "department_id",
+    "designated_demo_count", "accepted_demo_count",  # province scope only
 )
 _ROLLUP_KEY = ("programme_id", "scope", "scope_id", "as_of", "real_only")
 _ROLLUP_INSERT = f"INSERT INTO {{table}} ({', '.join(_ROLLUP_COLUMNS)})"
@@ -581,6 +582,7 @@ def _upsert_pilot_rows(run: _Run, real_only: bool, pilots: dict[int, PilotAsOf])
             ahead, bool(includes_demo), pilot.state,
             ops.adapt_datefield_value(forecasts.get(pilot_id, NO_DATA).date), forecasts.get(pilot_id, NO_DATA).status,
             None, None, None, None, ops.adapt_datetimefield_value(run.run_at), pilot_id, pilot.prefecture_id, None,
+            None, None,
         ))
     return _upsert_rollup_values(rows)
 
@@ -596,7 +598,7 @@ def _upsert_pilot_task_rows(run: _Run, real_only: bool, pilots: dict[int, PilotA
                x.completion, x.planned, x.variance, {_status('x.variance')}, 1, x.demo_pilot_count,
                x.no_report_count, x.behind_count, x.critical_count, x.stalled_count, x.ahead_of_plan_count,
                x.includes_demo, x.pilot_state, NULL, '', NULL, NULL, NULL, NULL, %(run_at)s,
-               x.pilot_id, x.prefecture_id, NULL
+               x.pilot_id, x.prefecture_id, NULL, NULL, NULL
         FROM (
             SELECT sc.pilot_id, st.task_id, pr.prefecture_id, pr.pilot_state, pr.demo_pilot_count,
                    {_subtask_figures(run.weight)}
@@ -669,12 +671,12 @@ _AREA_FIGURES = """
 
 
 def _area_select(*, scope: str, scope_id: str, task: str = "NULL", province: str = "NULL, NULL, NULL, NULL",
-                 prefecture: str = "NULL", department: str = "NULL") -> str:
+                 prefecture: str = "NULL", department: str = "NULL", demo: str = "NULL, NULL") -> str:
     """The select list of an area rollup over the aggregated ``x``, in _ROLLUP_COLUMNS order."""
     return (f"SELECT %(programme)s, '{scope}', {scope_id}, %(as_of)s, %(real_only)s, {task}, "
             f"x.completion, x.planned, x.variance, {_status('x.variance')}, x.pilot_count, x.demo_pilot_count, "
             f"x.no_report_count, x.behind_count, x.critical_count, x.stalled_count, x.ahead_of_plan_count, "
-            f"x.includes_demo, '', NULL, '', {province}, %(run_at)s, NULL, {prefecture}, {department}")
+            f"x.includes_demo, '', NULL, '', {province}, %(run_at)s, NULL, {prefecture}, {department}, {demo}")
 
 
 def _upsert_area_rows(run: _Run, real_only: bool) -> int:
@@ -695,12 +697,17 @@ def _upsert_area_rows(run: _Run, real_only: bool) -> int:
     written += _execute(f"""
         {_rollup_insert()}
         {_area_select(scope=Scope.PROVINCE, scope_id="%(programme)s", province=(
-            "x.projected_complete_count, x.designated_count, x.accepted_count, %(goal)s"))}
+            "x.projected_complete_count, x.designated_count, x.accepted_count, %(goal)s"),
+            demo="x.designated_demo_count, x.accepted_demo_count")}
         FROM (SELECT {_AREA_FIGURES},
                      COALESCE({_flag_count('r.projected_completion_date <= %(goal_deadline)s')}, 0)
                          AS projected_complete_count,
                      COALESCE({_flag_count(f'r.pilot_state IN ({designated})')}, 0) AS designated_count,
-                     COALESCE({_flag_count(f"r.pilot_state = '{State.ACCEPTED.value}'")}, 0) AS accepted_count
+                     COALESCE({_flag_count(f"r.pilot_state = '{State.ACCEPTED.value}'")}, 0) AS accepted_count,
+                     COALESCE({_flag_count(f'r.pilot_state IN ({designated}) AND r.demo_pilot_count > 0')}, 0)
+                         AS designated_demo_count,
+                     COALESCE({_flag_count(f"r.pilot_state = '{State.ACCEPTED.value}' AND r.demo_pilot_count > 0")},
+                              0) AS accepted_demo_count
               FROM {rollups} r WHERE r.scope = 'pilot' AND {counted}) x
         WHERE TRUE
         {_rollup_conflict(with_task=False)}""", params)
