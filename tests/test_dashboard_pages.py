@@ -39,7 +39,7 @@ def _required() -> bool:
 
 
 @pytest.fixture
-def demo(transactional_db):
+def tools(transactional_db):
     missing = [what for what, present in (("/usr/bin/chromium (apt-get install -y chromium)", chromium_available()),
                                           ("node_modules/axe-core (make install runs npm ci)", AXE.exists()))
                if not present]
@@ -47,6 +47,10 @@ def demo(transactional_db):
         if _required():
             pytest.fail(f"REQUIRE_SERVICES=1: missing {', '.join(missing)}")
         pytest.skip(f"missing {', '.join(missing)}")
+
+
+@pytest.fixture
+def demo(tools):
     call_command("bootstrap", "--demo", verbosity=0)
     call_command("recompute_completion", verbosity=0)
 
@@ -125,7 +129,7 @@ def test_every_dashboard_page_passes_the_accessibility_audit_and_stays_inside_th
 
 @pytest.mark.parametrize("path, ready", [("/api/docs/", ".swagger-ui .info .title"),
                                          ("/api/redoc/", "redoc h1, [role=search], .api-content h1")])
-def test_the_documentation_pages_make_no_request_outside_the_service(demo, browser, live_server, path, ready):
+def test_the_documentation_pages_make_no_request_outside_the_service(tools, browser, live_server, path, ready):
     visitor = Visitor(browser, live_server, "zh-CN")
     visitor.page.goto(f"{live_server.url}{path}")
     visitor.page.wait_for_selector(ready, timeout=60_000)
