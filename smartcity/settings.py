@@ -281,6 +281,12 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # Relative: the spec describes the service that serves it, whatever host and port that is.
+    "SERVERS": [{"url": "/", "description": "This service"}],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "smartcity.api.schema.nullable_with_type",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "PilotStateEnum": "pilots.models.registry.Pilot.State",
         "ReportStateEnum": "pilots.models.reports.ProgressReport.State",
@@ -288,6 +294,7 @@ SPECTACULAR_SETTINGS = {
         "ReminderKindEnum": "pilots.models.reminders.ReminderKind",
         "ReminderLevelEnum": "pilots.models.reminders.ReminderLevel",
         "WebhookEventEnum": "pilots.models.webhooks.WebhookEvent",
+        "ForecastStatusEnum": "pilots.models.completion.ForecastStatus",
     },
 }
 

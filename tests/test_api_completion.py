@@ -75,6 +75,23 @@ def test_the_province_figures_default_to_the_newest_date(world):
     assert body["demo_label"] is None
 
 
+def test_demo_pilots_never_count_towards_the_goal_and_are_counted_apart(world):
+    """Issue 21: 30 / 30 designated while 20 were demo pilots; goal attainment counts real designations only."""
+    for code in ("519901", "519902", "519903"):
+        PilotFactory(programme=world["programme"], prefecture=world["chengdu"], code=code, is_demo=True)
+    completion_recompute_all(as_of=AS_OF)
+
+    everything = world["viewer"].get("/api/v1/completion/province/").json()
+    real = world["viewer"].get("/api/v1/completion/province/", {"real_only": "true"}).json()
+
+    assert everything["includes_demo"] is True and everything["demo_label"]
+    assert (everything["designated_count"], everything["designated_real"], everything["designated_demo"]) == (5, 2, 3)
+    assert (everything["accepted_real"], everything["accepted_demo"]) == (0, 0)
+    assert everything["designated_share"] == "0.0667"  # 2 / 30, not 5 / 30
+    assert (real["designated_count"], real["designated_real"], real["designated_demo"]) == (2, 2, 0)
+    assert real["designated_share"] == "0.0667"
+
+
 def test_the_province_figures_as_of_a_past_date_and_without_demo_data(world):
     viewer = world["viewer"]
 
@@ -163,8 +180,8 @@ def test_a_pilots_completion_by_task_and_subtask(world):
     assert body["pilot"]["code"] == "510108"
     assert body["state"] == "designated"
     assert body["figures"]["completion"] == "60.00" and body["figures"]["as_of"] == "2021-10-15"
-    assert body["forecast"] == {"projected_completion_date": "2022-04-01", "goal_deadline": "2022-12-31",
-                                "complete_by_goal": True}
+    assert body["forecast"] == {"projected_completion_date": "2022-04-01", "status": "projected",
+                                "goal_deadline": "2022-12-31", "complete_by_goal": True}
     [task] = body["tasks"]
     assert task["task"]["code"] == "T4" and task["figures"]["completion"] == "60.00"
     online, livelihood = task["subtasks"]

@@ -29,8 +29,10 @@ from pilots.models import (
 )
 from pilots.services.completion import (
     FORECAST_HORIZON_YEARS,
+    Forecast,
     completion_recompute_all,
     completion_recompute_pilot,
+    forecast_completion,
     forecast_completion_date,
 )
 from tests.factories import (
@@ -375,6 +377,19 @@ def test_the_forecast_extends_the_least_squares_trend_to_100(world):
     assert province(world).projected_complete_count == 1  # by the goal deadline, 2022-12-31
 
 
+def test_a_pilot_behind_its_own_trend_is_not_projected_done_today(world):
+    """Issue 20: 10 % then 95 % draws a line that reached 100 in July; at 95 % on 15 October it is not done."""
+    for period, percent in (("2021Q1", "10"), ("2021Q2", "95")):
+        report(world["a1"], world["light"], period, percent)
+        report(world["a1"], world["heavy"], period, percent)
+
+    completion_recompute_all(as_of=AS_OF)
+
+    pilot = rollup(Scope.PILOT, world["a1"].pk)
+    assert (pilot.projected_completion_date, pilot.forecast_status) == (None, "behind_trend")
+    assert province(world).projected_complete_count == 0  # not counted as finishing by the deadline
+
+
 def test_forecast_rules():
     day = dt.date(2021, 10, 15)
     assert forecast_completion_date([], as_of=day) is None
@@ -386,7 +401,14 @@ def test_forecast_rules():
     crawling = [(dt.date(2021, 6, 30), Decimal(1)), (dt.date(2021, 9, 30), Decimal("1.1"))]
     assert forecast_completion_date(crawling, as_of=day) is None  # centuries away: no date
     overdue = [(dt.date(2021, 3, 31), Decimal(10)), (dt.date(2021, 6, 30), Decimal(95))]
-    assert forecast_completion_date(overdue, as_of=day) == day  # the trend says "already", it is not: today
+    # The trend passed 100 before today and the figure has not: behind its own trend, not "done today".
+    assert forecast_completion(overdue, as_of=day) == Forecast(None, "behind_trend")
+    assert forecast_completion([], as_of=day) == Forecast(None, "insufficient_data")
+    assert forecast_completion(flat, as_of=day) == Forecast(None, "not_rising")
+    assert forecast_completion(crawling, as_of=day) == Forecast(None, "beyond_horizon")
+    assert forecast_completion(done, as_of=day) == Forecast(dt.date(2021, 6, 30), "complete")
+    rising = [(dt.date(2021, 6, 30), Decimal(50)), (dt.date(2021, 9, 30), Decimal(60))]
+    assert forecast_completion(rising, as_of=day).status == "projected"
 
 
 @hypothesis_settings(max_examples=300, deadline=None)
@@ -402,8 +424,9 @@ def test_forecast_is_the_least_squares_crossing_in_exact_fractions(offsets_and_p
     slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / sum((x - mean_x) ** 2 for x in xs)
     expected = None
     if slope > 0:
-        days = max(math.ceil(mean_x + (100 - mean_y) / slope), 0)
-        expected = day + dt.timedelta(days=days) if days <= FORECAST_HORIZON_YEARS * 366 else None
+        days = math.ceil(mean_x + (100 - mean_y) / slope)
+        # On or before the as-of day the pilot is behind its own trend: no date.
+        expected = day + dt.timedelta(days=days) if 0 < days <= FORECAST_HORIZON_YEARS * 366 else None
     assert forecast_completion_date(points, as_of=day) == expected
 
 

@@ -29,7 +29,7 @@ from rest_framework.views import APIView
 
 from pilots.api.common import DEMO_LABEL, PilotBriefSerializer, SubTaskBriefSerializer
 from pilots.api.registry import PrefectureSerializer
-from pilots.models import CompletionRollup, Pilot, ReportingRate, SubtaskCompletion
+from pilots.models import CompletionRollup, ForecastStatus, Pilot, ReportingRate, SubtaskCompletion
 from pilots.periods import InvalidPeriod, Period
 from pilots.selectors.completion import (
     FIGURE_COLUMNS,
@@ -98,6 +98,15 @@ class CompletionFiguresSerializer(serializers.ModelSerializer):
 _SHARE = serializers.DecimalField(max_digits=6, decimal_places=4, allow_null=True)
 
 
+# A count of pilots; null on figures computed before demo pilots were counted apart (until the next recompute).
+_COUNT = serializers.IntegerField(min_value=0, allow_null=True)
+
+
+def _real(count: int | None, demo: int | None) -> int | None:
+    """The real pilots among ``count``, of which ``demo`` are demo pilots."""
+    return None if count is None or demo is None else count - demo
+
+
 def _share(part: int | None, whole: int | None) -> str | None:
     if part is None or not whole:
         return None
@@ -107,31 +116,55 @@ def _share(part: int | None, whole: int | None) -> str | None:
 class ProvinceCompletionSerializer(CompletionFiguresSerializer):
     programme = serializers.SlugRelatedField(slug_field="code", read_only=True)
     goal_deadline = serializers.DateField(source="programme.goal_deadline", read_only=True)
-    designated_share = serializers.SerializerMethodField(help_text="designated_count / goal.")
-    accepted_share = serializers.SerializerMethodField(help_text="accepted_count / goal.")
+    designated_real = serializers.SerializerMethodField(help_text="Real (not demo) pilots among designated_count.")
+    designated_demo = serializers.SerializerMethodField(help_text="Demo pilots among designated_count (0 with "
+                                                                  "real_only); never counted towards the goal.")
+    accepted_real = serializers.SerializerMethodField(help_text="Real (not demo) pilots among accepted_count.")
+    accepted_demo = serializers.SerializerMethodField(help_text="Demo pilots among accepted_count.")
+    designated_share = serializers.SerializerMethodField(help_text="Goal attainment: designated_real / goal (demo "
+                                                                   "pilots never count towards the goal).")
+    accepted_share = serializers.SerializerMethodField(help_text="Goal attainment: accepted_real / goal.")
 
     class Meta(CompletionFiguresSerializer.Meta):
         fields = ["programme", *CompletionFiguresSerializer.Meta.fields, "projected_complete_count",
-                  "designated_count", "accepted_count", "goal", "goal_deadline", "designated_share",
-                  "accepted_share"]
+                  "designated_count", "accepted_count", "designated_real", "designated_demo", "accepted_real",
+                  "accepted_demo", "goal", "goal_deadline", "designated_share", "accepted_share"]
         read_only_fields = fields
         extra_kwargs = {
             **CompletionFiguresSerializer.Meta.extra_kwargs,
             "projected_complete_count": {"help_text": "Pilots projected, on their trend, to be complete by the "
                                                       "goal deadline."},
             "designated_count": {"help_text": "Pilots designated, under construction or accepted on the as-of "
-                                              "date (not revoked, not failed)."},
-            "accepted_count": {"help_text": "Pilots accepted (验收) by the as-of date."},
+                                              "date (not revoked, not failed); demo pilots included unless "
+                                              "real_only (designated_real + designated_demo)."},
+            "accepted_count": {"help_text": "Pilots accepted (验收) by the as-of date; demo pilots included unless "
+                                            "real_only (accepted_real + accepted_demo)."},
             "goal": {"help_text": "The programme's goal: number of pilots."},
         }
 
+    @extend_schema_field(_COUNT)
+    def get_designated_real(self, row: CompletionRollup):
+        return _real(row.designated_count, row.designated_demo_count)
+
+    @extend_schema_field(_COUNT)
+    def get_designated_demo(self, row: CompletionRollup):
+        return row.designated_demo_count
+
+    @extend_schema_field(_COUNT)
+    def get_accepted_real(self, row: CompletionRollup):
+        return _real(row.accepted_count, row.accepted_demo_count)
+
+    @extend_schema_field(_COUNT)
+    def get_accepted_demo(self, row: CompletionRollup):
+        return row.accepted_demo_count
+
     @extend_schema_field(_SHARE)
     def get_designated_share(self, row: CompletionRollup):
-        return _share(row.designated_count, row.goal)
+        return _share(_real(row.designated_count, row.designated_demo_count), row.goal)
 
     @extend_schema_field(_SHARE)
     def get_accepted_share(self, row: CompletionRollup):
-        return _share(row.accepted_count, row.goal)
+        return _share(_real(row.accepted_count, row.accepted_demo_count), row.goal)
 
 
 class PrefectureCompletionSerializer(CompletionFiguresSerializer):
@@ -194,10 +227,25 @@ class PilotTaskCompletionSerializer(serializers.Serializer):
     subtasks = SubtaskCompletionSerializer(many=True)
 
 
+class _BlankAsNullChoiceField(serializers.ChoiceField):
+    """A stored blank (a row computed before the column existed) is shown as null, not as an unknown choice."""
+
+    def to_representation(self, value):
+        return None if value in ("", None) else super().to_representation(value)
+
+
 class ForecastSerializer(serializers.Serializer):
     projected_completion_date = serializers.DateField(
         allow_null=True, source="rollup.projected_completion_date",
-        help_text="When the least-squares trend of the approved history reaches 100%; null without a rising trend.",
+        help_text="When the least-squares trend of the approved history reaches 100% (when it reached 100% if "
+                  "complete); null when `status` is anything but `projected` or `complete`.",
+    )
+    status = _BlankAsNullChoiceField(
+        source="rollup.forecast_status", choices=ForecastStatus.choices, allow_null=True,
+        help_text="`projected`: the trend reaches 100% on that date. `complete`: 100% reached. `behind_trend`: the "
+                  "trend already passed 100% but the figure has not (no date: it is not done today). `not_rising`: a "
+                  "flat or falling trend. `beyond_horizon`: more than 10 years away. `insufficient_data`: fewer than "
+                  "two quarters with an approved report. Null on figures computed before this field existed.",
     )
     goal_deadline = serializers.DateField()
     complete_by_goal = serializers.SerializerMethodField(help_text="Projected complete by the goal deadline.")
@@ -325,10 +373,14 @@ class _Json:
             "projected_complete_count": row["projected_complete_count"],
             "designated_count": row["designated_count"],
             "accepted_count": row["accepted_count"],
+            "designated_real": (designated_real := _real(row["designated_count"], row["designated_demo_count"])),
+            "designated_demo": row["designated_demo_count"],
+            "accepted_real": (accepted_real := _real(row["accepted_count"], row["accepted_demo_count"])),
+            "accepted_demo": row["accepted_demo_count"],
             "goal": row["goal"],
             "goal_deadline": self.date(programme.goal_deadline),
-            "designated_share": _share(row["designated_count"], row["goal"]),
-            "accepted_share": _share(row["accepted_count"], row["goal"]),
+            "designated_share": _share(designated_real, row["goal"]),
+            "accepted_share": _share(accepted_real, row["goal"]),
         }
 
     def subtask(self, row: dict) -> dict:
@@ -364,6 +416,7 @@ class _Json:
             "figures": self.figures(rollup),
             "forecast": {
                 "projected_completion_date": self.date(projected),
+                "status": rollup["forecast_status"] or None,
                 "goal_deadline": self.date(value.goal_deadline),
                 "complete_by_goal": _complete_by_goal(projected, value.goal_deadline),
             },

@@ -58,6 +58,11 @@ def _real_only(request) -> bool:
     return request.GET.get("real_only") == "true"
 
 
+def _name(obj) -> str:
+    """The catalog's or registry's name in the reader's language (the Chinese one when no English is held)."""
+    return (obj.name_en if get_language() == "en" else "") or obj.name_zh
+
+
 def _context(request, actor, **extra):
     return {
         "t": LABELS["en" if get_language() == "en" else "zh-hans"],
@@ -91,14 +96,16 @@ def prefecture_detail(request, code: str):
     actor = _member(request)
     prefecture = _prefecture_for(actor, code)
     return render(request, "dashboard/prefecture.html",
-                  _context(request, actor, page="prefecture", prefecture=prefecture))
+                  _context(request, actor, page="prefecture", prefecture=prefecture, prefecture_name=_name(prefecture)))
 
 
 @login_required
 def pilot_detail(request, pk: int):
     actor = _member(request)
     pilot = get_object_or_404(Pilot.objects.visible_to(actor).select_related("prefecture"), pk=pk)
-    return render(request, "dashboard/pilot.html", _context(request, actor, page="pilot", pilot=pilot))
+    return render(request, "dashboard/pilot.html", _context(request, actor, page="pilot", pilot=pilot,
+                                                            pilot_name=_name(pilot),
+                                                            prefecture_name=_name(pilot.prefecture)))
 
 
 # --- Export of the prefecture completion table --------------------------------------------------------

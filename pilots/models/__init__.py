@@ -1,5 +1,5 @@
 from pilots.models.completion import (
-    CompletionRollup, CompletionSettings, ReportingRate, ScheduleStatus, SubtaskCompletion,
+    CompletionRollup, CompletionSettings, ForecastStatus, ReportingRate, ScheduleStatus, SubtaskCompletion,
 )
 from pilots.models.plans import Milestone, PlanItem
 from pilots.models.registry import Membership, Organisation, Pilot, PilotQuerySet, PilotStateChange, Prefecture
@@ -8,7 +8,7 @@ from pilots.models.reports import ProgressReport, ReportAttachment, ReportTransi
 from pilots.models.webhooks import WebhookDelivery, WebhookEvent, WebhookSubscription
 
 __all__ = [
-    "CompletionRollup", "CompletionSettings", "ReportingRate", "ScheduleStatus", "SubtaskCompletion",
+    "CompletionRollup", "CompletionSettings", "ForecastStatus", "ReportingRate", "ScheduleStatus", "SubtaskCompletion",
     "Membership", "Milestone", "Organisation", "Pilot", "PilotQuerySet", "PilotStateChange", "PlanItem",
     "Prefecture", "ProgressReport", "ReportAttachment", "ReportTransition",
     "Notification", "Reminder", "ReminderKind", "ReminderLevel", "ReminderRule",

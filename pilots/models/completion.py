@@ -25,6 +25,17 @@ class ScheduleStatus(models.TextChoices):
     CRITICAL = "critical", _("critically behind plan")
 
 
+class ForecastStatus(models.TextChoices):
+    """Why a pilot's forecast has the date it has, or none (``pilots.services.completion.forecast_completion``)."""
+
+    PROJECTED = "projected", _("projected")
+    COMPLETE = "complete", _("complete")
+    BEHIND_TREND = "behind_trend", _("behind its own trend")
+    NOT_RISING = "not_rising", _("no rising trend")
+    BEYOND_HORIZON = "beyond_horizon", _("more than 10 years away")
+    INSUFFICIENT_DATA = "insufficient_data", _("fewer than two approved quarters")
+
+
 class CompletionSettings(models.Model):
     """The thresholds of the completion rules, one row per programme, edited by the provincial office.
 
@@ -187,10 +198,14 @@ class CompletionRollup(models.Model):
     # Pilot scope only.
     pilot_state = models.CharField(_("pilot state as of the date"), max_length=20, blank=True)
     projected_completion_date = models.DateField(_("projected completion"), null=True)
+    forecast_status = models.CharField(_("forecast status"), max_length=20, choices=ForecastStatus.choices,
+                                       blank=True, default="")
     # Province scope only.
     projected_complete_count = models.PositiveIntegerField(_("pilots projected complete by the goal"), null=True)
     designated_count = models.PositiveIntegerField(_("designated pilots"), null=True)
     accepted_count = models.PositiveIntegerField(_("accepted pilots"), null=True)
+    designated_demo_count = models.PositiveIntegerField(_("designated demo pilots"), null=True)
+    accepted_demo_count = models.PositiveIntegerField(_("accepted demo pilots"), null=True)
     goal = models.PositiveIntegerField(_("goal: number of pilots"), null=True)
     computed_at = models.DateTimeField(_("computed at"))
 

@@ -54,7 +54,8 @@ def on_date(rows: QuerySet, *, as_of: dt.date | None, real_only: bool) -> QueryS
 FIGURE_COLUMNS = ("as_of", "real_only", "computed_at", "completion", "planned", "variance", "schedule_status",
                   "pilot_count", "demo_pilot_count", "no_report_count", "behind_count", "critical_count",
                   "stalled_count", "ahead_of_plan_count", "includes_demo")
-PROVINCE_COLUMNS = (*FIGURE_COLUMNS, "projected_complete_count", "designated_count", "accepted_count", "goal")
+PROVINCE_COLUMNS = (*FIGURE_COLUMNS, "projected_complete_count", "designated_count", "accepted_count", "goal",
+                    "designated_demo_count", "accepted_demo_count")
 SUBTASK_COLUMNS = ("subtask_id", "subtask__code", "subtask__name_zh", "subtask__name_en", "subtask__task",
                    "subtask__task__code", "as_of", "real_only", "computed_at", "approved_percent", "approved_period",
                    "pending_percent", "pending_period", "planned_percent", "variance", "schedule_status", "no_report",
@@ -90,7 +91,7 @@ class TaskBreakdown:
 @dataclass
 class PilotCompletion:
     pilot: Pilot
-    rollup: dict  # FIGURE_COLUMNS, pilot_state and projected_completion_date
+    rollup: dict  # FIGURE_COLUMNS, pilot_state, projected_completion_date and forecast_status
     tasks: list[TaskBreakdown]
     goal_deadline: dt.date
 
@@ -108,7 +109,8 @@ def pilot_completion(*, actor, pilot: Pilot, as_of: dt.date | None, real_only: b
         CompletionRollup.objects.filter(pilot=pilot, scope__in=(Scope.PILOT, Scope.PILOT_TASK), real_only=real_only,
                                         as_of=as_of)
         .order_by("task__order", "task__code")
-        .values("scope", *FIGURE_COLUMNS, "pilot_state", "projected_completion_date", *brief_columns("task"))
+        .values("scope", *FIGURE_COLUMNS, "pilot_state", "projected_completion_date", "forecast_status",
+                *brief_columns("task"))
     )
     rollup, tasks = None, {}
     for row in rows:

@@ -51,6 +51,7 @@ from django.utils import timezone
 from pilots.models import (
     CompletionRollup,
     CompletionSettings,
+    ForecastStatus,
     Milestone,
     Pilot,
     PilotStateChange,
@@ -142,20 +143,31 @@ def pilot_states_as_of(*, programme: Programme, as_of: dt.date) -> dict[int, Pil
     return pilots
 
 
-def forecast_completion_date(points: list[tuple[dt.date, Decimal]], *, as_of: dt.date) -> dt.date | None:
-    """The day a least-squares line through ``(period end, overall completion)`` reaches 100.
+@dataclass(frozen=True)
+class Forecast:
+    """When a pilot is projected to reach 100, or why there is no such date (``ForecastStatus``)."""
 
-    Already at 100: the end of the first period that reached it. Otherwise null unless there are two
-    or more points and the trend rises; never before ``as_of`` (an unfinished pilot cannot finish in
-    the past) and null beyond ``FORECAST_HORIZON_YEARS``. The day is the first whole day on or after
-    the line's crossing.
+    date: dt.date | None
+    status: str
+
+
+NO_DATA = Forecast(None, ForecastStatus.INSUFFICIENT_DATA.value)
+
+
+def forecast_completion(points: list[tuple[dt.date, Decimal]], *, as_of: dt.date) -> Forecast:
+    """Where a least-squares line through ``(period end, overall completion)`` reaches 100.
+
+    Already at 100: complete, on the end of the first period that reached it. Otherwise a date only
+    with two or more points and a rising trend, after ``as_of`` and within ``FORECAST_HORIZON_YEARS``:
+    a line that reached 100 on or before ``as_of`` while the figure has not is *behind its own trend*
+    (no date: "done today" would be false). The day is the first whole day on or after the crossing.
     """
     if not points:
-        return None
+        return NO_DATA
     if points[-1][1] >= 100:
-        return next(day for day, value in points if value >= 100)
+        return Forecast(next(day for day, value in points if value >= 100), ForecastStatus.COMPLETE.value)
     if len(points) < 2:
-        return None
+        return NO_DATA
     # Exact, in integers: the recompute runs this for every pilot, and Fraction sums cost a second.
     # x = days after as_of; y = the percents over a common denominator; n²·var(x) and n²·cov(x, y).
     ys = [Fraction(value) for _day, value in points]
@@ -165,16 +177,23 @@ def forecast_completion_date(points: list[tuple[dt.date, Decimal]], *, as_of: dt
     n, sum_x, sum_y = len(xs), sum(xs), sum(ys)
     variance = n * sum(x * x for x in xs) - sum_x * sum_x
     if variance == 0:
-        return None
+        return NO_DATA  # every point on one day: no trend to draw
     covariance = n * sum(x * y for x, y in zip(xs, ys)) - sum_x * sum_y
     if covariance <= 0:  # a flat or falling trend never reaches 100
-        return None
+        return Forecast(None, ForecastStatus.NOT_RISING.value)
     # The crossing, mean(x) + (100 − mean(y)) / slope, as one fraction; -(-a // b) is its ceiling.
     crossing_numerator = sum_x * covariance + (100 * scale * n - sum_y) * variance
-    days = max(-(-crossing_numerator // (n * covariance)), 0)
+    days = -(-crossing_numerator // (n * covariance))
+    if days <= 0:
+        return Forecast(None, ForecastStatus.BEHIND_TREND.value)
     if days > FORECAST_HORIZON_YEARS * 366:
-        return None
-    return as_of + dt.timedelta(days=days)
+        return Forecast(None, ForecastStatus.BEYOND_HORIZON.value)
+    return Forecast(as_of + dt.timedelta(days=days), ForecastStatus.PROJECTED.value)
+
+
+def forecast_completion_date(points: list[tuple[dt.date, Decimal]], *, as_of: dt.date) -> dt.date | None:
+    """The projected (or, when complete, the reached) date of ``forecast_completion``."""
+    return forecast_completion(points, as_of=as_of).date
 
 
 # --- One run ----------------------------------------------------------------------------------
@@ -327,8 +346,9 @@ _ROLLUP_COLUMNS = (
     "programme_id", "scope", "scope_id", "as_of", "real_only", "task_id",
     "completion", "planned", "variance", "schedule_status", "pilot_count", "demo_pilot_count", "no_report_count",
     "behind_count", "critical_count", "stalled_count", "ahead_of_plan_count", "includes_demo", "pilot_state",
-    "projected_completion_date", "projected_complete_count", "designated_count", "accepted_count", "goal",
+    "projected_completion_date", "forecast_status", "projected_complete_count", "designated_count", "accepted_count", "goal",
     "computed_at", "pilot_id", "prefecture_id", "department_id",
+    "designated_demo_count", "accepted_demo_count",  # province scope only
 )
 _ROLLUP_KEY = ("programme_id", "scope", "scope_id", "as_of", "real_only")
 _ROLLUP_INSERT = f"INSERT INTO {{table}} ({', '.join(_ROLLUP_COLUMNS)})"
@@ -559,8 +579,10 @@ def _upsert_pilot_rows(run: _Run, real_only: bool, pilots: dict[int, PilotAsOf])
         rows.append((
             run.programme.pk, Scope.PILOT.value, pilot_id, ops.adapt_datefield_value(run.as_of), real_only, None,
             completion, planned, variance, status, 1, int(pilot.is_demo), no_report, behind, critical, stalled,
-            ahead, bool(includes_demo), pilot.state, ops.adapt_datefield_value(forecasts.get(pilot_id)),
+            ahead, bool(includes_demo), pilot.state,
+            ops.adapt_datefield_value(forecasts.get(pilot_id, NO_DATA).date), forecasts.get(pilot_id, NO_DATA).status,
             None, None, None, None, ops.adapt_datetimefield_value(run.run_at), pilot_id, pilot.prefecture_id, None,
+            None, None,
         ))
     return _upsert_rollup_values(rows)
 
@@ -575,8 +597,8 @@ def _upsert_pilot_task_rows(run: _Run, real_only: bool, pilots: dict[int, PilotA
         SELECT %(programme)s, 'pilot_task', x.pilot_id, %(as_of)s, %(real_only)s, x.task_id,
                x.completion, x.planned, x.variance, {_status('x.variance')}, 1, x.demo_pilot_count,
                x.no_report_count, x.behind_count, x.critical_count, x.stalled_count, x.ahead_of_plan_count,
-               x.includes_demo, x.pilot_state, NULL, NULL, NULL, NULL, NULL, %(run_at)s,
-               x.pilot_id, x.prefecture_id, NULL
+               x.includes_demo, x.pilot_state, NULL, '', NULL, NULL, NULL, NULL, %(run_at)s,
+               x.pilot_id, x.prefecture_id, NULL, NULL, NULL
         FROM (
             SELECT sc.pilot_id, st.task_id, pr.prefecture_id, pr.pilot_state, pr.demo_pilot_count,
                    {_subtask_figures(run.weight)}
@@ -592,7 +614,7 @@ def _upsert_pilot_task_rows(run: _Run, real_only: bool, pilots: dict[int, PilotA
         {_rollup_conflict(with_task=True)}""", params)
 
 
-def _forecasts(run: _Run, real_only: bool, ids: str) -> dict[int, dt.date | None]:
+def _forecasts(run: _Run, real_only: bool, ids: str) -> dict[int, Forecast]:
     """Each pilot's projected completion date, from its overall completion at the end of each reported quarter.
 
     The overall completion at a quarter's end is the weighted mean, over all the programme's
@@ -632,7 +654,7 @@ ORDER BY pilot_id, period_start""", _params(run, real_only))
         period_end = Period.containing(dt.date.fromisoformat(str(period_start))).end
         overall = (Decimal(str(total)) / Decimal(total_weight)).quantize(Decimal("0.01"))
         series[pilot_id].append((period_end, overall))
-    return {pilot_id: forecast_completion_date(values, as_of=run.as_of) for pilot_id, values in series.items()}
+    return {pilot_id: forecast_completion(values, as_of=run.as_of) for pilot_id, values in series.items()}
 
 
 # --- Area rollups: prefecture, province, task, department -------------------------------------
@@ -649,12 +671,12 @@ _AREA_FIGURES = """
 
 
 def _area_select(*, scope: str, scope_id: str, task: str = "NULL", province: str = "NULL, NULL, NULL, NULL",
-                 prefecture: str = "NULL", department: str = "NULL") -> str:
+                 prefecture: str = "NULL", department: str = "NULL", demo: str = "NULL, NULL") -> str:
     """The select list of an area rollup over the aggregated ``x``, in _ROLLUP_COLUMNS order."""
     return (f"SELECT %(programme)s, '{scope}', {scope_id}, %(as_of)s, %(real_only)s, {task}, "
             f"x.completion, x.planned, x.variance, {_status('x.variance')}, x.pilot_count, x.demo_pilot_count, "
             f"x.no_report_count, x.behind_count, x.critical_count, x.stalled_count, x.ahead_of_plan_count, "
-            f"x.includes_demo, '', NULL, {province}, %(run_at)s, NULL, {prefecture}, {department}")
+            f"x.includes_demo, '', NULL, '', {province}, %(run_at)s, NULL, {prefecture}, {department}, {demo}")
 
 
 def _upsert_area_rows(run: _Run, real_only: bool) -> int:
@@ -675,12 +697,17 @@ def _upsert_area_rows(run: _Run, real_only: bool) -> int:
     written += _execute(f"""
         {_rollup_insert()}
         {_area_select(scope=Scope.PROVINCE, scope_id="%(programme)s", province=(
-            "x.projected_complete_count, x.designated_count, x.accepted_count, %(goal)s"))}
+            "x.projected_complete_count, x.designated_count, x.accepted_count, %(goal)s"),
+            demo="x.designated_demo_count, x.accepted_demo_count")}
         FROM (SELECT {_AREA_FIGURES},
                      COALESCE({_flag_count('r.projected_completion_date <= %(goal_deadline)s')}, 0)
                          AS projected_complete_count,
                      COALESCE({_flag_count(f'r.pilot_state IN ({designated})')}, 0) AS designated_count,
-                     COALESCE({_flag_count(f"r.pilot_state = '{State.ACCEPTED.value}'")}, 0) AS accepted_count
+                     COALESCE({_flag_count(f"r.pilot_state = '{State.ACCEPTED.value}'")}, 0) AS accepted_count,
+                     COALESCE({_flag_count(f'r.pilot_state IN ({designated}) AND r.demo_pilot_count > 0')}, 0)
+                         AS designated_demo_count,
+                     COALESCE({_flag_count(f"r.pilot_state = '{State.ACCEPTED.value}' AND r.demo_pilot_count > 0")},
+                              0) AS accepted_demo_count
               FROM {rollups} r WHERE r.scope = 'pilot' AND {counted}) x
         WHERE TRUE
         {_rollup_conflict(with_task=False)}""", params)

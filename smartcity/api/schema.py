@@ -71,3 +71,47 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
             "scheme": "bearer",
             "description": "An API token from `POST /api/v1/auth/token/`, sent as `Authorization: Bearer <key>`.",
         }
+
+
+def nullable_with_type(result, generator, request, public):
+    """Postprocessing hook: give every ``nullable`` schema the ``type`` OpenAPI 3.0 requires beside it.
+
+    drf-spectacular writes a nullable reference (``allOf: [$ref]``) or a nullable choice
+    (``oneOf: [Enum, NullEnum]``) with ``nullable: true`` and no ``type``; OpenAPI 3.0.3 says
+    ``nullable`` means nothing without a ``type``, and standard linters reject it. The type is the one
+    the referenced schemas share (``null`` and blank enums aside). A nullable reference becomes
+    ``oneOf: [$ref, NullEnum]``: ``allOf`` would still require the referenced object, so ``null``
+    would match the ``nullable`` but not the reference.
+    """
+    components = result.setdefault("components", {}).setdefault("schemas", {})
+    null_ref = {"$ref": "#/components/schemas/NullEnum"}
+
+    def resolved_type(member):
+        if "$ref" in member:
+            member = components.get(member["$ref"].rsplit("/", 1)[-1], {})
+        if "type" in member:
+            return member["type"]
+        if "enum" in member and all(value is None or value == "" for value in member["enum"]):
+            return None  # NullEnum / BlankEnum: no type of their own
+        if "enum" in member and all(isinstance(value, str) for value in member["enum"]):
+            return "string"
+        return "?"
+
+    def visit(node):
+        if isinstance(node, dict):
+            if node.get("nullable") is True and "type" not in node:
+                if len(node.get("allOf", ())) == 1 and "$ref" in node["allOf"][0]:
+                    components.setdefault("NullEnum", {"enum": [None]})
+                    node["oneOf"] = [node.pop("allOf")[0], dict(null_ref)]
+                members = node.get("allOf") or node.get("oneOf") or node.get("anyOf") or []
+                types = {resolved_type(member) for member in members} - {None}
+                if len(types) == 1 and "?" not in types:
+                    node["type"] = types.pop()
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, list):
+            for value in node:
+                visit(value)
+
+    visit(result)
+    return result

@@ -23,7 +23,10 @@
       period: "季度", revision: "版本", state: "审核状态", percent: "进度(%)", actions: "操作",
       approve: "通过", giveBack: "退回", returnComment: "退回原因(必填):", title: "名称", due: "截止日期",
       target: "目标(%)", none: "暂无数据", loading: "正在加载…", loaded: "已加载", error: "加载失败:",
-      forecast: "预计完成日期", showing: function (n, m) { return "显示最紧急的 " + n + " 项,共 " + m + " 项。"; }, demo: "演示 / demo", overall: "总体", goalOf: "目标",
+      forecast: "预计完成日期", includesDemo: "含演示数据", demoPilots: "演示试点(不计入目标)",
+      forecasts: {behind_trend: "落后于自身趋势", not_rising: "无上升趋势", beyond_horizon: "十年内无法完成",
+        insufficient_data: "已审核季度不足两个"},
+      showing: function (n, m) { return "显示最紧急的 " + n + " 项,共 " + m + " 项。"; }, demo: "演示 / demo", overall: "总体", goalOf: "目标",
       states: {draft: "草稿", submitted: "已提交", approved: "已通过", returned: "已退回"},
       kind: "事项", level: "级别",
       kinds: {report_missing: "季度报告未报送", milestone_behind: "里程碑未达标", returned_stale: "退回未重报",
@@ -40,7 +43,10 @@
       percent: "Percent", actions: "Actions", approve: "Approve", giveBack: "Return",
       returnComment: "Why is it returned (required):", title: "Title", due: "Due", target: "Target (%)",
       none: "No data yet", loading: "Loading…", loaded: "Loaded", error: "Could not load:",
-      forecast: "Projected completion",
+      forecast: "Projected completion", includesDemo: "includes demo data",
+      demoPilots: "Demo pilots (not counted towards the goal)",
+      forecasts: {behind_trend: "behind its own trend", not_rising: "no rising trend",
+        beyond_horizon: "more than 10 years away", insufficient_data: "fewer than two approved quarters"},
       showing: function (n, m) { return "The " + n + " most urgent of " + m + "."; }, demo: "演示 / demo", overall: "Overall", goalOf: "goal",
       states: {draft: "draft", submitted: "submitted", approved: "approved", returned: "returned"},
       kind: "What", level: "Level",
@@ -83,6 +89,23 @@
   function demoBadge() {
     return el("span", {className: "badge demo", title: "演示数据,非正式认定 / Demo data, not an official designation",
       text: T.demo});
+  }
+
+  // A chart (and its table) whose figures include demo data says so above it, in words, not in colour only.
+  function markDemo(chartId, rows) {
+    var node = document.getElementById(chartId);
+    if (!node || !rows.some(function (r) { return r.includes_demo; })) return;
+    var figure = node.closest("figure") || node;
+    var note = el("p", {className: "note demo-note", id: chartId + "-demo"}, [demoBadge(), " " + T.includesDemo]);
+    figure.parentNode.insertBefore(note, figure);
+    node.setAttribute("aria-label", node.getAttribute("aria-label") + " (" + T.includesDemo + ")");
+  }
+
+  // A table row's name, with the demo badge when its figures include demo data.
+  function named(text, row, href) {
+    var parts = [href ? el("a", {href: href, text: text}) : text];
+    if (row.includes_demo) { parts.push(" "); parts.push(demoBadge()); }
+    return parts;
   }
 
   function withParams(url, params) {
@@ -174,13 +197,16 @@
       grid: {left: 8, right: 16, top: 40, bottom: 8, containLabel: true},
       tooltip: {trigger: "axis"},
       legend: {top: 0, data: [T.completion, T.planned]},
-      xAxis: {type: "category", data: rows.map(function (r) { return r.as_of; })},
+      // A time axis: the dates are spaced as far apart as they are (a quarter is not a year).
+      xAxis: {type: "time"},
       yAxis: {type: "value", min: 0, max: 100},
       series: [
-        {name: T.completion, type: "line", data: rows.map(function (r) { return num(r.completion); })},
-        {name: T.planned, type: "line", lineStyle: {type: "dashed"}, data: rows.map(function (r) { return num(r.planned); })}
+        {name: T.completion, type: "line", data: rows.map(function (r) { return [r.as_of, num(r.completion)]; })},
+        {name: T.planned, type: "line", lineStyle: {type: "dashed"},
+          data: rows.map(function (r) { return [r.as_of, num(r.planned)]; })}
       ]
     });
+    markDemo(id, rows);
     table(id + "-table", [T.asOf, T.completion, T.planned, T.variance],
       rows.map(function (r) { return [r.as_of, fmt(r.completion), fmt(r.planned), fmt(r.variance)]; }));
   }
@@ -188,9 +214,11 @@
   function kpis(containerId, items) {
     var container = document.getElementById(containerId);
     container.textContent = "";
-    items.forEach(function (item) {
+    items.forEach(function (item) {  // [label, value, includes demo data?]
+      var label = [item[0]];
+      if (item[2]) { label.push(" "); label.push(demoBadge()); }
       container.appendChild(el("div", {className: "kpi"}, [
-        el("span", {className: "kpi-value", text: item[1]}), el("span", {className: "kpi-label", text: item[0]})
+        el("span", {className: "kpi-value", text: String(item[1])}), el("span", {className: "kpi-label"}, label)
       ]));
     });
   }
@@ -241,7 +269,7 @@
           if (!tasks.some(function (x) { return x.code === t.task.code; })) tasks.push(t.task);
         });
       });
-      var pilotLabels = entries.map(function (e) { return name(e.pilot) + (e.pilot.is_demo ? " [演示]" : ""); });
+      var pilotLabels = entries.map(function (e) { return name(e.pilot) + (e.pilot.is_demo ? " [" + T.demo + "]" : ""); });
       var data = [];
       entries.forEach(function (e, y) {
         e.figures.tasks.forEach(function (t) {
@@ -260,6 +288,7 @@
         var entry = entries[params.value[1]];
         if (entry) window.location.href = withParams("/dashboard/pilots/" + entry.pilot.id + "/", snapshot());
       });
+      markDemo("chart-heatmap", entries.map(function (e) { return e.figures.figures; }));
       var heat = document.getElementById("chart-heatmap");
       if (heat) heat.style.height = Math.max(240, 28 * entries.length + 100) + "px";
       charts.forEach(function (c) { c.resize(); });
@@ -303,12 +332,17 @@
     return Promise.all([
       api(withParams("/api/v1/completion/province/", snap), {allow404: true}).then(function (p) {
         if (!p) { kpis("goal-kpis", [[T.none, "—"]]); return; }
-        kpis("goal-kpis", [
-          [T.designated, p.designated_count + " / " + p.goal],
-          [T.accepted, p.accepted_count + " / " + p.goal],
-          [T.projected, p.projected_complete_count + " / " + p.goal],
-          [T.completion, fmt(p.completion)], [T.planned, fmt(p.planned)], [T.asOf, p.as_of]
-        ]);
+        // Goal attainment counts real pilots only; the demo pilots are shown beside it, labelled.
+        var real = function (value, all) { return value === null || value === undefined ? all : value; };
+        var items = [
+          [T.designated, real(p.designated_real, p.designated_count) + " / " + p.goal],
+          [T.accepted, real(p.accepted_real, p.accepted_count) + " / " + p.goal]
+        ];
+        if (p.designated_demo) items.push([T.demoPilots, p.designated_demo, true]);
+        items.push([T.projected, p.projected_complete_count + " / " + p.goal, p.includes_demo],
+          [T.completion, fmt(p.completion), p.includes_demo], [T.planned, fmt(p.planned), p.includes_demo],
+          [T.asOf, p.as_of]);
+        kpis("goal-kpis", items);
       }),
       list("/api/v1/completion/history/", Object.assign({scope: "province"}, snap)).then(function (rows) {
         historyChart("chart-province-history", rows);
@@ -319,24 +353,26 @@
           var row = rows[params.dataIndex];
           if (row) window.location.href = withParams("/dashboard/prefectures/" + row.prefecture.code + "/", snap);
         });
+        markDemo("chart-prefectures", rows);
         table("chart-prefectures-table", [T.prefecture, T.completion, T.planned, T.variance, T.pilots, T.noReport],
           rows.map(function (r) {
-            return [el("a", {href: withParams("/dashboard/prefectures/" + r.prefecture.code + "/", snap),
-              text: name(r.prefecture)}), fmt(r.completion), fmt(r.planned), fmt(r.variance), r.pilot_count,
-              r.no_report_count];
+            return [named(name(r.prefecture), r, withParams("/dashboard/prefectures/" + r.prefecture.code + "/", snap)),
+              fmt(r.completion), fmt(r.planned), fmt(r.variance), r.pilot_count, r.no_report_count];
           }));
       }),
       list("/api/v1/completion/tasks/", snap).then(function (rows) {
         chart("chart-tasks", barOption(rows.map(function (r) { return r.task.code; }),
           rows.map(function (r) { return num(r.completion); })));
         table("chart-tasks-table", [T.task, T.completion, T.planned, T.variance],
-          rows.map(function (r) { return [r.task.code + " " + name(r.task), fmt(r.completion), fmt(r.planned), fmt(r.variance)]; }));
+          rows.map(function (r) { return [named(r.task.code + " " + name(r.task), r), fmt(r.completion), fmt(r.planned), fmt(r.variance)]; }));
+        markDemo("chart-tasks", rows);
       }),
       list("/api/v1/completion/departments/", snap).then(function (rows) {
         chart("chart-departments", barOption(rows.map(function (r) { return name(r.department); }),
           rows.map(function (r) { return num(r.completion); })));
         table("chart-departments-table", [T.department, T.completion, T.planned, T.variance],
-          rows.map(function (r) { return [name(r.department), fmt(r.completion), fmt(r.planned), fmt(r.variance)]; }));
+          rows.map(function (r) { return [named(name(r.department), r), fmt(r.completion), fmt(r.planned), fmt(r.variance)]; }));
+        markDemo("chart-departments", rows);
       }),
       pilotsSection({}),
       overdueSection({})
@@ -350,8 +386,9 @@
       list("/api/v1/completion/prefectures/", Object.assign({prefecture: code}, snap)).then(function (rows) {
         var r = rows[0];
         if (!r) { kpis("prefecture-kpis", [[T.none, "—"]]); return; }
-        kpis("prefecture-kpis", [[T.completion, fmt(r.completion)], [T.planned, fmt(r.planned)],
-          [T.variance, fmt(r.variance)], [T.pilots, r.pilot_count], [T.noReport, r.no_report_count], [T.asOf, r.as_of]]);
+        kpis("prefecture-kpis", [[T.completion, fmt(r.completion), r.includes_demo],
+          [T.planned, fmt(r.planned), r.includes_demo], [T.variance, fmt(r.variance), r.includes_demo],
+          [T.pilots, r.pilot_count], [T.noReport, r.no_report_count], [T.asOf, r.as_of]]);
       }),
       list("/api/v1/completion/history/", Object.assign({scope: "prefecture", id: body.dataset.prefectureId}, snap))
         .then(function (rows) { historyChart("chart-prefecture-history", rows); }),
@@ -397,9 +434,10 @@
     return Promise.all([
       api(withParams("/api/v1/pilots/" + id + "/completion/", snap), {allow404: true}).then(function (p) {
         if (!p) { kpis("pilot-kpis", [[T.none, "—"]]); return; }
-        kpis("pilot-kpis", [[T.completion, fmt(p.figures.completion)], [T.planned, fmt(p.figures.planned)],
-          [T.variance, fmt(p.figures.variance)], [T.status, sched(p.figures.schedule_status)],
-          [T.forecast, p.forecast.projected_completion_date || "—"], [T.asOf, p.figures.as_of]]);
+        var demo = p.figures.includes_demo;
+        kpis("pilot-kpis", [[T.completion, fmt(p.figures.completion), demo], [T.planned, fmt(p.figures.planned), demo],
+          [T.variance, fmt(p.figures.variance), demo], [T.status, sched(p.figures.schedule_status)],
+          [T.forecast, forecastText(p.forecast)], [T.asOf, p.figures.as_of]]);
         var subs = [];
         p.tasks.forEach(function (t) { t.subtasks.forEach(function (s) { subs.push(s); }); });
         chart("chart-subtasks", {
@@ -414,6 +452,7 @@
             {name: T.planned, type: "line", data: subs.map(function (s) { return num(s.planned_percent); })}
           ]
         });
+        markDemo("chart-subtasks", subs);
         table("chart-subtasks-table", [T.subtask, T.approved, T.pending, T.planned, T.variance, T.status],
           subs.map(function (s) {
             return [s.subtask.code + " " + name(s.subtask), fmt(s.approved_percent) + (s.approved_period ? " (" + s.approved_period + ")" : ""),
@@ -429,6 +468,12 @@
           rows.map(function (m) { return [m.subtask, m.title, m.due_on, fmt(m.target_percent)]; }));
       })
     ]);
+  }
+
+  // A date only when there is one; otherwise why not ("behind its own trend" is not "done today").
+  function forecastText(forecast) {
+    if (forecast.projected_completion_date) return forecast.projected_completion_date;
+    return T.forecasts[forecast.status] || "—";
   }
 
   function setStatus(text) {
