@@ -5,3 +5,9 @@ from django.utils.translation import gettext_lazy as _
 class PilotsConfig(AppConfig):
     name = "pilots"
     verbose_name = _("Pilots and progress")
+
+    def ready(self):
+        from pilots.services.calendar import calendar_deadlines_moved
+        from smartcity.working_calendar import calendar_changed
+
+        calendar_changed.connect(calendar_deadlines_moved, dispatch_uid="pilots.calendar_deadlines_moved")

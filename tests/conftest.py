@@ -238,8 +238,13 @@ def celery_worker_process(request, django_db_setup, tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    """Rate-limit and lockout counters live in the cache: each test starts with none."""
+    """Rate-limit and lockout counters live in the cache: each test starts with none. The working-day
+    calendar's per-process copy is forgotten too: a test's calendar changes are rolled back with it."""
     from django.core.cache import cache
 
+    from smartcity.workdays import calendar_forget
+
     cache.clear()
+    calendar_forget()
     yield
+    calendar_forget()

@@ -1,8 +1,9 @@
 from smartcity.models.audit import AuditEntry
+from smartcity.models.calendar import CalendarDay, CalendarNotice, CalendarRevision, CalendarYear
 from smartcity.models.heartbeat import WorkerHeartbeat
 from smartcity.models.idempotency import IdempotencyRecord
 from smartcity.models.outbox import OutboxMessage
 from smartcity.models.tokens import ApiToken
 from smartcity.models.versioned import VersionedModel
 
-__all__ = ["ApiToken", "AuditEntry", "IdempotencyRecord", "OutboxMessage", "VersionedModel", "WorkerHeartbeat"]
+__all__ = ["ApiToken", "AuditEntry", "CalendarDay", "CalendarNotice", "CalendarRevision", "CalendarYear", "IdempotencyRecord", "OutboxMessage", "VersionedModel", "WorkerHeartbeat"]
