@@ -279,6 +279,7 @@ SPECTACULAR_SETTINGS = {
         "ReminderKindEnum": "pilots.models.reminders.ReminderKind",
         "ReminderLevelEnum": "pilots.models.reminders.ReminderLevel",
         "WebhookEventEnum": "pilots.models.webhooks.WebhookEvent",
+        "CalendarDayKindEnum": "smartcity.models.calendar.CalendarDay.Kind",
     },
 }
 

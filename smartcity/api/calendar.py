@@ -30,7 +30,7 @@ from smartcity.api.idempotency import IDEMPOTENCY_PARAMETER, IDEMPOTENCY_RESPONS
 from smartcity.api.parsers import JSONParser
 from smartcity.api.viewsets import ScopedViewSetMixin
 from smartcity.audit import ChangeContext
-from smartcity.auth.access import Role, write_rule
+from smartcity.auth.access import SIGNED_IN, Role, write_rule
 from smartcity.models import CalendarDay
 from smartcity.working_calendar import (
     calendar_day_create,
@@ -150,7 +150,7 @@ class CalendarDayViewSet(IdempotentPostMixin, ScopedViewSetMixin, mixins.ListMod
     ordering_fields = ["date"]
     ordering = ["date"]
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
-    access_rules = {"create": _KEEPERS, "partial_update": _KEEPERS, "destroy": _KEEPERS}
+    access_rules = {"*read": SIGNED_IN, "create": _KEEPERS, "partial_update": _KEEPERS, "destroy": _KEEPERS}
 
     def _respond(self, day: CalendarDay, status_code=status.HTTP_200_OK) -> Response:
         response = Response(CalendarDaySerializer(day).data, status=status_code, headers={"ETag": day.etag})

@@ -17,8 +17,8 @@ from smartcity.models.versioned import VersionedModel
 
 class CalendarQuerySet(models.QuerySet):
     def visible_to(self, actor):
-        """The calendar is public knowledge: every member reads it."""
-        return self if actor.is_member else self.none()
+        """The calendar is public knowledge: everyone signed in reads it."""
+        return self if actor.user is not None else self.none()
 
 
 class CalendarYear(models.Model):
