@@ -74,6 +74,8 @@ class _CalendarAdminMixin(AuditedAdminMixin):
             before = set()
             if change and obj.pk:
                 before = self._dates(type(obj)._default_manager.get(pk=obj.pk))
+                if isinstance(obj, CalendarDay):
+                    obj.version += 1  # an API client holding the old ETag is told (412), as after an API change
             super().save_model(request, obj, form, change)
             years = {obj.year} if isinstance(obj, CalendarYear) else None
             calendar_touched(before | self._dates(obj), ChangeContext(user=request.user, via=AuditEntry.Via.ADMIN),

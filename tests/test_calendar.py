@@ -364,3 +364,35 @@ def _arrangement_file() -> str:
     json.dump(ARRANGEMENT_2027, handle, ensure_ascii=False)
     handle.close()
     return handle.name
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_notice_jobs_running_at_once_tell_each_administrator_once():
+    import threading
+
+    from django.db import connection
+
+    province = OrganisationFactory(code="province")
+    admins = [member("admin", province, email=f"admin{n}@province.example") for n in range(3)]
+    runs, results, errors = 4, [], []
+    barrier = threading.Barrier(runs)
+
+    def run():
+        try:
+            barrier.wait(timeout=10)
+            results.append(calendar_year_notices(today=dt.date(2026, 11, 1)))
+        except Exception as exc:  # noqa: BLE001 (reported below)
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(runs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    assert sum(result["notified"] for result in results) == len(admins)
+    assert Notification.objects.count() == CalendarNotice.objects.count() == len(admins)
+    assert sorted(message.to[0] for message in mail.outbox) == sorted(admin.email for admin in admins)

@@ -77,36 +77,10 @@ class Migration(migrations.Migration):
 
 # --- Seed: the years the chinesecalendar package knows (each from the State Council's notice) ------------
 
-SEED_SOURCE = "《国务院办公厅关于{year}年部分节假日安排的通知》, as transcribed by the chinesecalendar package"
-
-# The package names holidays in English; the calendar keeps the Chinese names people use.
-HOLIDAY_NAMES = {
-    "New Year's Day": "元旦",
-    "Spring Festival": "春节",
-    "Tomb-sweeping Day": "清明节",
-    "Labour Day": "劳动节",
-    "Dragon Boat Festival": "端午节",
-    "National Day": "国庆节",
-    "Mid-autumn Festival": "中秋节",
-    "Anti-Fascist 70th Day": "中国人民抗日战争暨世界反法西斯战争胜利70周年纪念日",
-}
-
-
 def seed_from_package(apps, schema_editor):
-    from chinese_calendar import constants
+    from smartcity.calendar_seed import seed_calendar
 
-    CalendarDay = apps.get_model("smartcity", "CalendarDay")
-    CalendarYear = apps.get_model("smartcity", "CalendarYear")
-    CalendarRevision = apps.get_model("smartcity", "CalendarRevision")
-    days = [(day, "holiday", name) for day, name in constants.holidays.items()]
-    days += [(day, "workday", name) for day, name in constants.workdays.items()]
-    years = sorted({day.year for day, _, _ in days})
-    CalendarDay.objects.bulk_create(
-        CalendarDay(date=day, kind=kind, name=HOLIDAY_NAMES.get(name, name), source=SEED_SOURCE.format(year=day.year))
-        for day, kind, name in sorted(days)
-    )
-    CalendarYear.objects.bulk_create(CalendarYear(year=year, source=SEED_SOURCE.format(year=year)) for year in years)
-    CalendarRevision.objects.create(pk=1, number=1)
+    seed_calendar(*(apps.get_model("smartcity", name) for name in ("CalendarDay", "CalendarYear", "CalendarRevision")))
 
 
 def unseed(apps, schema_editor):
