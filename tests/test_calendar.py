@@ -396,3 +396,24 @@ def test_notice_jobs_running_at_once_tell_each_administrator_once():
     assert sum(result["notified"] for result in results) == len(admins)
     assert Notification.objects.count() == CalendarNotice.objects.count() == len(admins)
     assert sorted(message.to[0] for message in mail.outbox) == sorted(admin.email for admin in admins)
+
+
+def test_a_holiday_added_in_the_admin_moves_the_deadline_and_is_audited(world, client):
+    from django.contrib.auth import get_user_model
+    from django.urls import reverse
+
+    client.force_login(get_user_model().objects.create_user("office-admin", is_staff=True, is_superuser=True))
+    revision = CalendarRevision.objects.get(pk=1).number
+    response = client.post(reverse("admin:smartcity_calendarday_add"),
+                           {"date": "2027-04-05", "kind": "holiday", "name": "清明节", "source": "国办通知"})
+    assert response.status_code == 302
+    assert CalendarRevision.objects.get(pk=1).number == revision + 1
+    assert OutboxMessage.objects.filter(task="pilots.recompute_all_completion").count() == 1
+    entry = AuditEntry.objects.get(object_type="smartcity.calendarday", action="create")
+    assert (entry.via, entry.after["name"]) == ("admin", "清明节")
+    with time_machine.travel(at("2027-03-20"), tick=False):
+        assert period(client_for(world["viewer"]), "2027Q1")["due_date"] == "2027-04-06"
+
+    duplicate = client.post(reverse("admin:smartcity_calendarday_add"),
+                            {"date": "2027-04-05", "kind": "holiday", "name": "清明节"})
+    assert duplicate.status_code == 200 and CalendarDay.objects.filter(date=dt.date(2027, 4, 5)).count() == 1
