@@ -11,3 +11,8 @@ class PilotsConfig(AppConfig):
         from smartcity.metrics import register_collector
 
         register_collector("pilots", pilots_metrics)
+
+        from pilots.services.calendar import calendar_deadlines_moved
+        from smartcity.working_calendar import calendar_changed
+
+        calendar_changed.connect(calendar_deadlines_moved, dispatch_uid="pilots.calendar_deadlines_moved")

@@ -69,3 +69,11 @@ def send_webhook(self, delivery_id: int) -> str:
             webhook_give_up(delivery_id=delivery_id)
             return f"gave up: {exc}"
         raise
+
+
+@shared_task(name="pilots.calendar_year_notices", ignore_result=True)
+def calendar_year_notices() -> dict[str, int]:
+    """Daily: tell the provincial administrators that a year's holiday arrangement is missing. Idempotent."""
+    from pilots.services.calendar import calendar_year_notices as notices
+
+    return notices()

@@ -47,6 +47,13 @@ DEFAULT_SCHEDULES: list[dict[str, Any]] = [
         "task": "pilots.send_reminders",
         "interval": {"every": 15, "period": IntervalSchedule.MINUTES},
     },
+    {
+        # From 1 November, tells the provincial administrators (once a day) that next year's holiday
+        # arrangement is missing from the working-day calendar, until it is entered.
+        "name": "calendar year notices",
+        "task": "pilots.calendar_year_notices",
+        "crontab": {"minute": "0", "hour": "9"},
+    },
 ]
 
 _CRONTAB_FIELDS = ("minute", "hour", "day_of_week", "day_of_month", "month_of_year")

@@ -295,6 +295,7 @@ SPECTACULAR_SETTINGS = {
         "ReminderLevelEnum": "pilots.models.reminders.ReminderLevel",
         "WebhookEventEnum": "pilots.models.webhooks.WebhookEvent",
         "ForecastStatusEnum": "pilots.models.completion.ForecastStatus",
+        "CalendarDayKindEnum": "smartcity.models.calendar.CalendarDay.Kind",
     },
 }
 

@@ -239,9 +239,33 @@ def celery_worker_process(request, django_db_setup, tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
+def _seeded_calendar(request):
+    """The migrations seed the working-day calendar, and a transactional test's flush empties it: a test
+    with the database finds it seeded again (inside its own transaction, so at no cost when it is)."""
+    if request.node.get_closest_marker("django_db") is None and not {"db", "transactional_db"} & set(
+            request.fixturenames):
+        yield
+        return
+    for name in ("transactional_db", "db"):
+        if name in request.fixturenames:
+            request.getfixturevalue(name)
+            break
+    from smartcity.calendar_seed import seed_calendar
+    from smartcity.models import CalendarDay, CalendarRevision, CalendarYear
+
+    seed_calendar(CalendarDay, CalendarYear, CalendarRevision)
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache():
-    """Rate-limit and lockout counters live in the cache: each test starts with none."""
+    """Rate-limit and lockout counters live in the cache: each test starts with none. The working-day
+    calendar's per-process copy is forgotten too: a test's calendar changes are rolled back with it."""
     from django.core.cache import cache
 
+    from smartcity.workdays import calendar_forget
+
     cache.clear()
+    calendar_forget()
     yield
+    calendar_forget()

@@ -90,6 +90,10 @@ MATRIX: dict[str, dict[str, set[str]]] = {
     "webhook-list": {"get": INTEGRATORS, "post": INTEGRATORS},
     "webhook-detail": {"get": INTEGRATORS, "patch": INTEGRATORS, "delete": INTEGRATORS},
     "webhook-deliveries": {"get": INTEGRATORS},
+    "calendar-day-list": {"get": SIGNED_IN, "post": PROVINCE},
+    "calendar-day-detail": {"get": SIGNED_IN, "patch": PROVINCE, "delete": PROVINCE},
+    "calendar-import": {"post": PROVINCE},
+    "period-list": {"get": MEMBERS},
 }
 # Routes whose {pk} is an object of 成都市's: the other prefecture must get 404 even where its role may act.
 SCOPED_OBJECTS = {"pilot", "report", "plan", "milestone"}

@@ -7,6 +7,9 @@ import pytest
 from pilots.periods import InvalidPeriod, Period, periods_between
 from smartcity.workdays import add_working_days, is_working_day, working_days_between
 
+# The working-day calendar is data (seeded from chinesecalendar by the migrations): these tests read it.
+pytestmark = pytest.mark.django_db
+
 
 @pytest.mark.parametrize("text", ["2021Q5", "2021-Q3", "21Q3", "2021Q0", "Q3 2021", "", "1999Q1"])
 def test_a_malformed_period_is_refused(text):

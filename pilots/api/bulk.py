@@ -316,7 +316,7 @@ class ReportBatchView(IdempotentPostMixin, APIView):
 
 def _with_details(reports: list[ProgressReport]) -> list[ProgressReport]:
     """The filed reports again, with what the detail serializer shows, in the order filed."""
-    by_id = ProgressReport.objects.select_related("pilot__prefecture", "subtask__task").prefetch_related(
+    by_id = ProgressReport.objects.select_related("pilot__prefecture", "pilot__programme", "subtask__task").prefetch_related(
         Prefetch("transitions", queryset=ReportTransition.objects.select_related("actor")),
         Prefetch("attachments", queryset=ReportAttachment.objects.select_related("uploaded_by")),
     ).in_bulk([report.pk for report in reports])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import asdict
 
 import django_filters
@@ -10,7 +11,7 @@ from django.db.models import Prefetch, prefetch_related_objects
 from django.http import FileResponse
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.generics import get_object_or_404
@@ -27,7 +28,7 @@ from pilots.api.common import (
     VisiblePilotField,
 )
 from pilots.models import ProgressReport, ReportAttachment, ReportTransition
-from pilots.periods import InvalidPeriod, Period
+from pilots.periods import Deadline, InvalidPeriod, Period
 from pilots.services.evidence import EVIDENCE_TYPES, evidence_attach
 from pilots.services.reports import (
     Receipt,
@@ -66,14 +67,35 @@ class ReportSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     subtask = SubTaskBriefSerializer()
     etag = serializers.CharField(read_only=True, help_text=_("Send back as If-Match to change this report."))
     demo_label = DemoLabelField()
+    due_date = serializers.SerializerMethodField(help_text=_(
+        "The period's due date: the programme's report_due_days after the quarter ends, moved to a working day."))
+    due_date_provisional = serializers.SerializerMethodField(help_text=_(
+        "true: the working-day calendar does not know that year's holiday arrangement yet; the due date may move."))
 
     class Meta:
         model = ProgressReport
-        fields = ["id", "pilot", "subtask", "period", "revision", "is_current", "state", "percent_complete", "status",
+        fields = ["id", "pilot", "subtask", "period", "due_date", "due_date_provisional", "revision", "is_current",
+                  "state", "percent_complete", "status",
                   "narrative", "kpi_actual", "investment_to_date", "decrease_reason", "correction_reason",
                   "review_comment", "submitted_at", "reviewed_at", "receipt_hash", "is_demo", "demo_label",
                   "created_at", "updated_at", "etag"]
         read_only_fields = fields
+
+    def _deadline(self, report) -> Deadline:
+        # From the period and the programme (selected with the pilot): no query per row, one computation per quarter.
+        key = (report.period, report.pilot.programme.report_due_days)
+        cache = self.context.setdefault("_deadlines", {}) if isinstance(self.context, dict) else {}
+        if key not in cache:
+            cache[key] = Period.parse(report.period).deadline(key[1])
+        return cache[key]
+
+    @extend_schema_field(serializers.DateField())
+    def get_due_date(self, report) -> dt.date:
+        return self._deadline(report).date
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_due_date_provisional(self, report) -> bool:
+        return self._deadline(report).provisional
 
 
 
@@ -256,7 +278,7 @@ _REPORT_EXAMPLE = OpenApiExample(
 class ReportViewSet(IdempotentPostMixin, ScopedViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
                     viewsets.GenericViewSet):
     queryset = ProgressReport.objects.select_related(
-        "pilot__prefecture", "subtask__task"  # pilot{}, subtask{}
+        "pilot__prefecture", "pilot__programme", "subtask__task"  # pilot{}, due_date, subtask{}
     )
     serializer_class = ReportSerializer
     filterset_class = ReportFilterSet

@@ -11,6 +11,7 @@ from pilots.api.completion import (
     ReportingRateViewSet,
     TaskCompletionViewSet,
 )
+from pilots.api.periods import PeriodViewSet
 from pilots.api.plans import MilestoneViewSet, PlanItemViewSet
 from pilots.api.registry import PilotViewSet, PrefectureViewSet
 from pilots.api.reminders import NotificationViewSet, OverdueView, ReminderViewSet
@@ -22,6 +23,7 @@ router.register("prefectures", PrefectureViewSet, basename="prefecture")
 router.register("pilots", PilotViewSet, basename="pilot")
 router.register("reports", ReportViewSet, basename="report")
 router.register("plans", PlanItemViewSet, basename="plan")
+router.register("periods", PeriodViewSet, basename="period")
 router.register("milestones", MilestoneViewSet, basename="milestone")
 router.register("notifications", NotificationViewSet, basename="notification")
 router.register("reminders", ReminderViewSet, basename="reminder")

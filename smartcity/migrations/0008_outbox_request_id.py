@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('smartcity', '0005_auditentry_append_only'),
+        ('smartcity', '0006_calendar'),
     ]
 
     operations = [

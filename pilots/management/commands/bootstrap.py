@@ -19,6 +19,8 @@ from pilots.services.demo_progress import demo_completion_history, demo_progress
 from pilots.services.registry import organisations_ensure, registry_load_pilots, registry_load_prefectures
 from pilots.services.reminders import reminder_rules_ensure
 from smartcity.audit import ChangeContext
+from smartcity.calendar_seed import seed_calendar
+from smartcity.models import CalendarDay, CalendarRevision, CalendarYear
 from smartcity.schedules import schedules_install
 from tasks_app.services import catalog_load_departments, catalog_load_programme
 
@@ -54,6 +56,8 @@ class Command(BaseCommand):
             self.step(f"试点 / pilots {path.name}", registry_load_pilots(data=read_fixture(path), context=context))
         self.step("机构 / organisations", organisations_ensure(context=context))
         self.step("定时任务 / schedules", schedules_install(context=context))
+        # The migrations seed the working-day calendar; an emptied database (manage.py flush) is seeded again.
+        self.step("工作日历 / working-day calendar", {"days": seed_calendar(CalendarDay, CalendarYear, CalendarRevision)})
         self.step("提醒规则 / reminder rules", reminder_rules_ensure(context=context))
         if demo:
             self.load_demo(context)
