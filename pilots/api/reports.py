@@ -428,7 +428,7 @@ class ReportViewSet(IdempotentPostMixin, ScopedViewSetMixin, mixins.ListModelMix
 
     @extend_schema(summary="Download one piece of evidence", responses={  # served as the type checked on upload
         (200, content_type): OpenApiTypes.BINARY for content_type in sorted({t for t, _c in EVIDENCE_TYPES.values()})})
-    @action(detail=True, methods=["get"], url_path=r"attachments/(?P<attachment_id>\d+)", filter_backends=[],
+    @action(detail=True, methods=["get"], url_path=r"attachments/(?P<attachment_id>[0-9]+)", filter_backends=[],
             pagination_class=None)
     def attachment(self, request, pk=None, attachment_id=None):
         report = self.get_object()
