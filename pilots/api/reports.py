@@ -30,8 +30,7 @@ from pilots.models import ProgressReport, ReportAttachment, ReportTransition
 from pilots.periods import InvalidPeriod, Period
 from pilots.services.evidence import EVIDENCE_TYPES, evidence_attach
 from pilots.services.reports import (
-    Receipt,
-    receipt_content,
+    receipt_of,
     report_approve,
     report_correct,
     report_create,
@@ -237,8 +236,8 @@ _REPORT_EXAMPLE = OpenApiExample(
         description="Current revisions by default (`current=false` for superseded ones). A prefecture office sees "
         "its own pilots' reports, a department the sub-tasks it takes part in.",
     ),
-    retrieve=extend_schema(summary="Show a report", description="With its transitions. The `ETag` header is the "
-                           "value to send as `If-Match` when changing it.", responses={200: ReportDetailSerializer}),
+    retrieve=extend_schema(summary="Show a report", description="Any revision, current or superseded, with its "
+                           "transitions. The `ETag` header is the value to send as `If-Match` when changing it.", responses={200: ReportDetailSerializer}),
     create=extend_schema(
         summary="File a report",
         description="Creates revision 1 as a draft, or submits it at once with `submit: true` (then `receipt` is "
@@ -279,6 +278,13 @@ class ReportViewSet(IdempotentPostMixin, ScopedViewSetMixin, mixins.ListModelMix
             queryset = queryset.prefetch_related(*_DETAIL_PREFETCHES)
         return queryset
 
+    def filter_queryset(self, queryset):
+        # A revision's own URL answers whether it is current or superseded: the list's filters (current
+        # revisions by default) choose the rows of a list, not which report an id names.
+        if self.action != "list":
+            return queryset
+        return super().filter_queryset(queryset)
+
     def _context(self) -> ChangeContext:
         return ChangeContext.from_request(self.request)
 
@@ -307,8 +313,7 @@ class ReportViewSet(IdempotentPostMixin, ScopedViewSetMixin, mixins.ListModelMix
         )
         receipt = None
         if submit:
-            receipt = Receipt(report.pk, report.revision, report.submitted_at.isoformat(), report.receipt_hash,
-                              receipt_content(report, report.submitted_at))
+            receipt = receipt_of(report)
         response = self._respond(report, status.HTTP_201_CREATED, with_receipt=True, receipt=receipt, reread=False)
         response["Location"] = f"{request.path}{report.pk}/"
         return response

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from pilots.api.reports import ReportContentSerializer
 from pilots.models import Pilot, ProgressReport
 from pilots.periods import InvalidPeriod, Period
-from pilots.services.reports import Receipt, receipt_content, report_create
+from pilots.services.reports import Receipt, receipt_of, report_create  # noqa: F401  (receipt_of: the API reads it here)
 from pilots.services.spreadsheets import MAX_ROWS, SheetRow, parse_status
 from smartcity.audit import ChangeContext
 from tasks_app.models import SubTask
@@ -86,14 +86,6 @@ def reports_file(*, filings: Sequence[Filing], context: ChangeContext, submit: b
         if errors:
             raise ValidationError(errors)  # rolls back every report filed above
     return filed
-
-
-def receipt_of(report: ProgressReport) -> Receipt | None:
-    """The receipt of a submitted report, as ``report_submit`` returned it; None for a draft."""
-    if report.submitted_at is None or not report.receipt_hash:
-        return None
-    return Receipt(report.pk, report.revision, report.submitted_at.isoformat(), report.receipt_hash,
-                   receipt_content(report, report.submitted_at))
 
 
 def reports_import(*, rows: Iterable[SheetRow], actor, context: ChangeContext, submit: bool) -> list[ProgressReport]:
