@@ -26,7 +26,7 @@ from pilots.api.common import (
     SubTaskBriefSerializer,
     VisiblePilotField,
 )
-from pilots.models import ProgressReport, ReportAttachment, ReportTransition
+from pilots.models import Pilot, Prefecture, ProgressReport, ReportAttachment, ReportTransition
 from pilots.periods import InvalidPeriod, Period
 from pilots.services.evidence import EVIDENCE_TYPES, evidence_attach
 from pilots.services.reports import (
@@ -40,13 +40,13 @@ from pilots.services.reports import (
 )
 from smartcity.api.concurrency import CONCURRENCY_RESPONSES, IF_MATCH_PARAMETER, expected_version
 from smartcity.api.errors import ErrorSerializer
-from smartcity.api.filters import WholeNumberFilter
+from smartcity.api.filters import NamedObjectFilter
 from smartcity.api.idempotency import IDEMPOTENCY_PARAMETER, IDEMPOTENCY_RESPONSES, IdempotentPostMixin
 from smartcity.api.serializers import FieldsBuiltOnce
 from smartcity.api.viewsets import ScopedViewSetMixin
 from smartcity.audit import ChangeContext
 from smartcity.auth.access import Role, write_rule
-from tasks_app.models import SubTask
+from tasks_app.models import Programme, SubTask, Task
 
 
 class ReportTransitionSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
@@ -186,11 +186,11 @@ class PeriodBoundFilter(django_filters.CharFilter):
 
 
 class ReportFilterSet(django_filters.FilterSet):
-    pilot = WholeNumberFilter(field_name="pilot_id", help_text="Pilot id.")
-    prefecture = django_filters.CharFilter(field_name="pilot__prefecture__code", help_text="Prefecture code.")
-    programme = django_filters.CharFilter(field_name="pilot__programme__code", help_text="Programme code.")
-    task = django_filters.CharFilter(field_name="subtask__task__code", help_text="Task code, e.g. T4.")
-    subtask = django_filters.CharFilter(field_name="subtask__code", help_text="Sub-task code, e.g. T4.1.")
+    pilot = NamedObjectFilter(field_name="pilot", model=Pilot, example="510108")
+    prefecture = NamedObjectFilter(field_name="pilot__prefecture", model=Prefecture, example="510100")
+    programme = NamedObjectFilter(field_name="pilot__programme", model=Programme, example="sc-2020-3")
+    task = NamedObjectFilter(field_name="subtask__task", model=Task, example="T4")
+    subtask = NamedObjectFilter(field_name="subtask", model=SubTask, example="T4.1")
     period = django_filters.CharFilter(help_text="Exactly this quarter, e.g. 2021Q3.")
     period_from = PeriodBoundFilter(lookup_expr="gte", help_text="From this quarter on, e.g. 2021Q1.")
     period_to = PeriodBoundFilter(lookup_expr="lte", help_text="Up to this quarter, e.g. 2022Q4.")
