@@ -122,3 +122,12 @@ def test_the_spec_says_what_each_naming_parameter_accepts(client):
     for url, param, _item in CASES:
         description = parameters[(url, param)]
         assert "code" in description and "id" in description and "400" in description, (url, param)
+
+
+def test_the_province_figures_take_the_programme_by_code_or_id(world):
+    client = world["viewer"]
+    by_code = client.get("/api/v1/completion/province/", {"programme": "sc-2020-3"})
+    by_id = client.get("/api/v1/completion/province/", {"programme": str(world["programme"].pk)})
+    assert by_code.status_code == 200 and by_id.json() == by_code.json()
+    unknown = client.get("/api/v1/completion/province/", {"programme": "no-such-thing"})
+    assert unknown.status_code == 400 and error_fields(unknown) == {"programme"}

@@ -43,7 +43,7 @@ from pilots.selectors.completion import (
     reporting_rates,
 )
 from smartcity.api.errors import ErrorSerializer
-from smartcity.api.filters import NamedObjectFilter, StrictFilterBackend
+from smartcity.api.filters import NamedObjectFilter, StrictFilterBackend, resolve_named
 from smartcity.auth.access import actor_for
 from tasks_app.api.serializers import DepartmentBriefSerializer, TaskBriefSerializer
 from tasks_app.models import Department, Programme, Task
@@ -530,8 +530,9 @@ class SnapshotQuerySerializer(serializers.Serializer):
 
 
 class ProvinceQuerySerializer(SnapshotQuerySerializer):
-    programme = serializers.SlugField(required=False, help_text="Programme code; needed only when several "
-                                                                "programmes are tracked.")
+    programme = serializers.CharField(required=False, help_text="The programme: its code (e.g. `sc-2020-3`) or its "
+                                      "id; needed only when several programmes are tracked. A name that names "
+                                      "nothing is a 400.")
 
 
 def validated_query(request, serializer_class) -> dict:
@@ -574,10 +575,11 @@ class ProvinceCompletionView(APIView):
 
 def _programme(code: str | None) -> Programme:
     if code:
-        programme = Programme.objects.filter(code=code).first()
-        if programme is None:
-            raise ValidationError({"programme": [_("No programme has this code.")]}, code="does_not_exist")
-        return programme
+        ids = resolve_named(Programme.objects.all(), code)
+        if not ids:
+            raise ValidationError({"programme": [_("No %(noun)s has the code or id “%(value)s”.") % {
+                "noun": Programme._meta.verbose_name, "value": code}]}, code="unknown_object")
+        return Programme.objects.get(pk=ids[0])
     programmes = list(Programme.objects.order_by("pk")[:2])
     if len(programmes) != 1:
         raise ValidationError({"programme": [_("Name the programme: several are tracked.")]}, code="required")
