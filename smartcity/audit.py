@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core import serializers
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
 from smartcity.middleware import current_request_id
 from smartcity.models import AuditEntry
+from smartcity.timefmt import LocalTimeJSONEncoder
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ def snapshot(instance: models.Model) -> dict[str, Any]:
     fields = serializers.serialize("python", [instance])[0]["fields"]
     for name in getattr(type(instance), "audit_exclude", ()):
         fields.pop(name, None)
-    return json.loads(json.dumps(fields, cls=DjangoJSONEncoder))
+    return json.loads(json.dumps(fields, cls=LocalTimeJSONEncoder))  # times as the API writes them
 
 
 def create_audited(*, instance: models.Model, context: ChangeContext) -> models.Model:

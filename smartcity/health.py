@@ -12,6 +12,7 @@ from kombu import Connection
 
 from smartcity.celery import app as celery_app
 from smartcity.models import WorkerHeartbeat
+from smartcity.timefmt import local_iso
 
 
 @never_cache
@@ -55,7 +56,7 @@ def _worker_info() -> dict:
     except Exception:  # noqa: BLE001  (reported as unknown; the database check gives the reason)
         latest = None
     ok = latest is not None and timezone.now() - latest <= WORKER_HEARTBEAT_MAX_AGE
-    return {"ok": ok, "last_seen": latest.isoformat() if latest else None}
+    return {"ok": ok, "last_seen": local_iso(latest)}
 
 
 @never_cache

@@ -33,6 +33,9 @@ if not DEBUG and (SECRET_KEY == _DEV_SECRET_KEY or len(SECRET_KEY) < 32):
         "SECRET_KEY must be set to a random value of at least 32 characters when DEBUG is off."
     )
 
+# Django's debug 404/500 pages (URL list, traceback) instead of the service's own, while DEBUG is on: for a
+# developer who asks; a person trying the service under `make run` sees the pages production shows.
+DEBUG_ERROR_PAGES = env_bool("DEBUG_ERROR_PAGES", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
@@ -75,6 +78,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "smartcity.middleware.ContentSecurityPolicyMiddleware",
+    "smartcity.error_pages.ApiOnlyAccountsMiddleware",
+    "smartcity.error_pages.ErrorPagesMiddleware",  # last: see its docstring
 ]
 
 ROOT_URLCONF = "smartcity.urls"

@@ -1,5 +1,4 @@
 from django.contrib import admin
-from django.utils.translation import gettext as _
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
@@ -31,17 +30,7 @@ urlpatterns = [
 ]
 
 
-def handler404(request, exception=None):
-    if request.path.startswith("/api/"):
-        return json_error_response(404, "not_found", _("No such endpoint."))
-    from django.views.defaults import page_not_found
-
-    return page_not_found(request, exception)
-
-
-def handler500(request):
-    if request.path.startswith("/api/"):
-        return json_error_response(500, "server_error", _("Internal error; it has been logged with this request ID."))
-    from django.views.defaults import server_error
-
-    return server_error(request)
+handler400 = "smartcity.error_pages.bad_request"
+handler403 = "smartcity.error_pages.permission_denied"
+handler404 = "smartcity.error_pages.page_not_found"
+handler500 = "smartcity.error_pages.server_error"

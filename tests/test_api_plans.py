@@ -498,7 +498,6 @@ def three_plans(world):
         ({"prefecture": "510500"}, 1),
         ({"subtask": "T4.2"}, 2),
         ({"task": "T4"}, 3),
-        ({"task": "T5"}, 0),
         ({"demo": "true"}, 0),
         ({"demo": "false"}, 3),
         ({"search": "成华区大数据中心"}, 3),
@@ -506,6 +505,11 @@ def three_plans(world):
 )
 def test_plans_are_filtered(three_plans, params, expected):
     assert three_plans["viewer"].get(PLANS, params).json()["count"] == expected
+
+
+def test_a_task_that_does_not_exist_is_a_400_not_an_empty_list(three_plans):
+    response = three_plans["viewer"].get(PLANS, {"task": "T5"})
+    assert response.status_code == 400 and error_fields(response) == {"task"}
 
 
 def test_plans_are_filtered_by_pilot(three_plans):

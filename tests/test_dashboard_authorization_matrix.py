@@ -30,9 +30,10 @@ pytestmark = pytest.mark.django_db
 
 ROLES = ["anonymous", "no_membership", "own_reporter", "other_reporter", "viewer", "department", "integrator",
          "reviewer", "admin"]
-# What a signed-in member of the province, a department or an integrator gets: the page itself.
-SEES_ALL = {"viewer": 200, "department": 200, "integrator": 200, "reviewer": 200, "admin": 200}
-ALWAYS = {"anonymous": 302, "no_membership": 403}  # sent to sign in; an account with no organisation
+# What a signed-in member of the province or a department gets: the page itself.
+SEES_ALL = {"viewer": 200, "department": 200, "reviewer": 200, "admin": 200}
+# Sent to sign in; an account with no organisation; an integrator, whose account is for the API only.
+ALWAYS = {"anonymous": 302, "no_membership": 403, "integrator": 403}
 
 # page name → (URL kwargs or query, {role: status}). Chengdu's office lands on its own prefecture (302);
 # Luzhou's office finds Chengdu's pages and exports absent.

@@ -155,3 +155,28 @@ def test_the_dashboard_and_sign_in_pages_carry_a_strict_content_security_policy(
     policy = sign_in_page["Content-Security-Policy"]
     assert "script-src 'self'" in policy and "unsafe-inline" not in policy and "frame-ancestors 'none'" in policy
     assert "Content-Security-Policy" not in client.get("/api/docs/")  # Swagger UI runs inline scripts
+
+
+FORMULA_NAMES = ["=HYPERLINK(\"http://evil.example\",\"点此\")", "+1+1", "-2+3", "@SUM(A1)", "\t=1+1", "\r=1+1"]
+
+
+@pytest.mark.parametrize("name", FORMULA_NAMES)
+def test_the_dashboard_csv_export_never_hands_a_spreadsheet_a_formula(world, name):
+    """A prefecture whose name a spreadsheet would run as a formula is exported as inert text, as the API's
+    report export does (one CSV writer for both); negative numbers stay numbers."""
+    world["luzhou"].name_zh = name
+    world["luzhou"].save()
+    response = world["reviewer"].get("/dashboard/export/prefectures.csv")
+    rows = {row[0]: row for row in csv.reader(io.StringIO(response.content.decode("utf-8-sig"), newline=""))}
+    assert rows["510500"][1] == "'" + name
+    assert rows["510100"][1] == "成都市"
+    variance = rows["510100"][4]
+    assert variance == "" or not variance.startswith("'")
+
+
+def test_the_dashboard_xlsx_export_keeps_a_formula_looking_name_as_text(world):
+    world["luzhou"].name_zh = "=1+1"
+    world["luzhou"].save()
+    sheet = load_workbook(io.BytesIO(world["reviewer"].get("/dashboard/export/prefectures.xlsx").content)).active
+    cell = next(row[1] for row in sheet.iter_rows(min_row=2) if row[0].value == "510500")
+    assert cell.value == "=1+1" and cell.data_type == "s"

@@ -29,7 +29,7 @@ from rest_framework.views import APIView
 
 from pilots.api.common import DEMO_LABEL, PilotBriefSerializer, SubTaskBriefSerializer
 from pilots.api.registry import PrefectureSerializer
-from pilots.models import CompletionRollup, ForecastStatus, Pilot, ReportingRate, SubtaskCompletion
+from pilots.models import CompletionRollup, ForecastStatus, Pilot, Prefecture, ReportingRate, SubtaskCompletion
 from pilots.periods import InvalidPeriod, Period
 from pilots.selectors.completion import (
     FIGURE_COLUMNS,
@@ -43,10 +43,10 @@ from pilots.selectors.completion import (
     reporting_rates,
 )
 from smartcity.api.errors import ErrorSerializer
-from smartcity.api.filters import StrictFilterBackend, WholeNumberFilter
+from smartcity.api.filters import NamedObjectFilter, StrictFilterBackend, resolve_named
 from smartcity.auth.access import actor_for
 from tasks_app.api.serializers import DepartmentBriefSerializer, TaskBriefSerializer
-from tasks_app.models import Programme
+from tasks_app.models import Department, Programme, Task
 
 Scope = CompletionRollup.Scope
 
@@ -461,7 +461,7 @@ class StrictBooleanFilter(django_filters.TypedChoiceFilter):
 class SnapshotFilterSet(django_filters.FilterSet):
     """``as_of`` (default: the newest date computed) and ``real_only`` (default false) pick one snapshot."""
 
-    programme = django_filters.CharFilter(field_name="programme__code", help_text="Programme code.")
+    programme = NamedObjectFilter(field_name="programme", model=Programme, example="sc-2020-3")
     as_of = django_filters.DateFilter(method="_in_filter_queryset", help_text=_AS_OF_HELP)
     real_only = StrictBooleanFilter(method="_in_filter_queryset", help_text=_REAL_ONLY_HELP)
 
@@ -475,7 +475,7 @@ class SnapshotFilterSet(django_filters.FilterSet):
 
 
 class PrefectureCompletionFilterSet(SnapshotFilterSet):
-    prefecture = django_filters.CharFilter(field_name="prefecture__code", help_text="Prefecture code, e.g. 510100.")
+    prefecture = NamedObjectFilter(field_name="prefecture", model=Prefecture, example="510100")
 
     class Meta:
         model = CompletionRollup
@@ -483,7 +483,7 @@ class PrefectureCompletionFilterSet(SnapshotFilterSet):
 
 
 class TaskCompletionFilterSet(SnapshotFilterSet):
-    task = django_filters.CharFilter(field_name="task__code", help_text="Task code, e.g. T4.")
+    task = NamedObjectFilter(field_name="task", model=Task, example="T4")
 
     class Meta:
         model = CompletionRollup
@@ -491,21 +491,37 @@ class TaskCompletionFilterSet(SnapshotFilterSet):
 
 
 class DepartmentCompletionFilterSet(SnapshotFilterSet):
-    department = django_filters.CharFilter(field_name="department__code", help_text="Department code.")
+    department = NamedObjectFilter(field_name="department", model=Department, example="fgw")
 
     class Meta:
         model = CompletionRollup
         fields = ["programme", "department", "as_of", "real_only"]
 
 
+class ScopeObjectFilter(NamedObjectFilter):
+    """The history's ``id``: the prefecture, task, department or pilot that ``scope`` says, by its code or id."""
+
+    MODELS = {Scope.PROVINCE: Programme, Scope.PREFECTURE: Prefecture, Scope.TASK: Task,
+              Scope.DEPARTMENT: Department, Scope.PILOT: Pilot}
+
+    def __init__(self, **kwargs):
+        super().__init__(model=Prefecture, example="510100", field_name="scope_id", help_text=(
+            "The prefecture, task, department or pilot of `scope`: its code (e.g. `510100`, `T4`, `fgw`, "
+            "`510108`) or its id; not needed for the province."),
+            **kwargs)
+
+    def filter(self, qs, value):
+        self.named_model = self.MODELS.get(self.parent.form.cleaned_data.get("scope"), Prefecture)
+        return super().filter(qs, value)
+
+
 class CompletionHistoryFilterSet(django_filters.FilterSet):
-    programme = django_filters.CharFilter(field_name="programme__code", help_text="Programme code.")
+    programme = NamedObjectFilter(field_name="programme", model=Programme, example="sc-2020-3")
     scope = django_filters.ChoiceFilter(
         choices=[(s.value, s.label) for s in Scope if s != Scope.PILOT_TASK], required=True,
         help_text="Whose history: province, prefecture, task, department or pilot.",
     )
-    id = WholeNumberFilter(field_name="scope_id", help_text="The prefecture, task, department or pilot "
-                                                                      "id; not needed for the province.")
+    id = ScopeObjectFilter()
     date_from = django_filters.DateFilter(field_name="as_of", lookup_expr="gte", help_text="From this date on.")
     date_to = django_filters.DateFilter(field_name="as_of", lookup_expr="lte", help_text="Up to this date.")
     real_only = StrictBooleanFilter(method="_real_only", help_text=_REAL_ONLY_HELP)
@@ -519,7 +535,7 @@ class CompletionHistoryFilterSet(django_filters.FilterSet):
 
     def filter_queryset(self, queryset):
         data = self.form.cleaned_data
-        if data.get("scope") != Scope.PROVINCE and data.get("id") is None:
+        if data.get("scope") != Scope.PROVINCE and data.get("id") in (None, ""):
             raise ValidationError({"id": [_("Required for this scope.")]}, code="required")
         # Spelled as the natural keys' unique indexes read (programme first, the task's presence as
         # their conditions say), so that one scope's history stays an index range as daily snapshots
@@ -545,17 +561,20 @@ class PeriodFilter(django_filters.CharFilter):
         return qs.filter(period=str(period))
 
 
+class ProvinceAndPrefectureFilter(NamedObjectFilter):
+    def apply(self, qs, ids):
+        return qs.filter(Q(scope=ReportingRate.Scope.PROVINCE) | Q(prefecture__in=ids))
+
+
 class ReportingRateFilterSet(SnapshotFilterSet):
     period = PeriodFilter(help_text="One quarter, e.g. 2021Q3; default every quarter.")
-    prefecture = django_filters.CharFilter(method="_prefecture", help_text="Prefecture code: its rows and the "
-                                                                           "province-wide ones.")
+    prefecture = ProvinceAndPrefectureFilter(
+        field_name="prefecture", model=Prefecture, example="510100",
+        help_text="The prefecture, by its code (e.g. `510100`) or its id: its rows and the province-wide ones.")
 
     class Meta:
         model = ReportingRate
         fields = ["programme", "period", "prefecture", "as_of", "real_only"]
-
-    def _prefecture(self, queryset, name, value):
-        return queryset.filter(Q(scope=ReportingRate.Scope.PROVINCE) | Q(prefecture__code=value))
 
 
 class SnapshotQuerySerializer(serializers.Serializer):
@@ -564,8 +583,9 @@ class SnapshotQuerySerializer(serializers.Serializer):
 
 
 class ProvinceQuerySerializer(SnapshotQuerySerializer):
-    programme = serializers.SlugField(required=False, help_text="Programme code; needed only when several "
-                                                                "programmes are tracked.")
+    programme = serializers.CharField(required=False, help_text="The programme: its code (e.g. `sc-2020-3`) or its "
+                                      "id; needed only when several programmes are tracked. A name that names "
+                                      "nothing is a 400.")
 
 
 def validated_query(request, serializer_class) -> dict:
@@ -608,10 +628,11 @@ class ProvinceCompletionView(APIView):
 
 def _programme(code: str | None) -> Programme:
     if code:
-        programme = Programme.objects.filter(code=code).first()
-        if programme is None:
-            raise ValidationError({"programme": [_("No programme has this code.")]}, code="does_not_exist")
-        return programme
+        ids = resolve_named(Programme.objects.all(), code)
+        if not ids:
+            raise ValidationError({"programme": [_("No %(noun)s has the code or id “%(value)s”.") % {
+                "noun": Programme._meta.verbose_name, "value": code}]}, code="unknown_object")
+        return Programme.objects.get(pk=ids[0])
     programmes = list(Programme.objects.order_by("pk")[:2])
     if len(programmes) != 1:
         raise ValidationError({"programme": [_("Name the programme: several are tracked.")]}, code="required")

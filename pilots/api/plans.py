@@ -28,7 +28,7 @@ from pilots.api.common import (
     SubTaskBriefSerializer,
     VisiblePilotField,
 )
-from pilots.models import Milestone, PlanItem
+from pilots.models import Milestone, Pilot, PlanItem, Prefecture
 from pilots.services.plans import (
     milestone_create,
     milestone_delete,
@@ -39,12 +39,12 @@ from pilots.services.plans import (
 )
 from smartcity.api.concurrency import CONCURRENCY_RESPONSES, IF_MATCH_PARAMETER, expected_version
 from smartcity.api.errors import ErrorSerializer
-from smartcity.api.filters import WholeNumberFilter
+from smartcity.api.filters import NamedObjectFilter, WholeNumberFilter
 from smartcity.api.idempotency import IDEMPOTENCY_PARAMETER, IDEMPOTENCY_RESPONSES, IdempotentPostMixin
 from smartcity.api.viewsets import ScopedViewSetMixin
 from smartcity.audit import ChangeContext
 from smartcity.auth.access import Role, actor_for, write_rule
-from tasks_app.models import SubTask
+from tasks_app.models import SubTask, Task
 
 # --- Serializers --------------------------------------------------------------------------------
 
@@ -156,10 +156,10 @@ class MilestoneUpdateSerializer(PartialUpdateMixin, MilestoneContentSerializer):
 
 
 class PlanItemFilterSet(django_filters.FilterSet):
-    pilot = WholeNumberFilter(field_name="pilot_id", help_text="Pilot id.")
-    prefecture = django_filters.CharFilter(field_name="pilot__prefecture__code", help_text="Prefecture code.")
-    task = django_filters.CharFilter(field_name="subtask__task__code", help_text="Task code, e.g. T4.")
-    subtask = django_filters.CharFilter(field_name="subtask__code", help_text="Sub-task code, e.g. T4.1.")
+    pilot = NamedObjectFilter(field_name="pilot", model=Pilot, example="510108")
+    prefecture = NamedObjectFilter(field_name="pilot__prefecture", model=Prefecture, example="510100")
+    task = NamedObjectFilter(field_name="subtask__task", model=Task, example="T4")
+    subtask = NamedObjectFilter(field_name="subtask", model=SubTask, example="T4.1")
     demo = django_filters.BooleanFilter(field_name="is_demo", help_text="true: only demo data; false: only real.")
 
     class Meta:
@@ -168,7 +168,7 @@ class PlanItemFilterSet(django_filters.FilterSet):
 
 
 class MilestoneFilterSet(django_filters.FilterSet):
-    pilot = WholeNumberFilter(field_name="plan_item__pilot_id", help_text="Pilot id.")
+    pilot = NamedObjectFilter(field_name="plan_item__pilot", model=Pilot, example="510108")
     plan_item = WholeNumberFilter(field_name="plan_item_id", help_text="Plan item id.")
     due_from = django_filters.DateFilter(field_name="due_on", lookup_expr="gte",
                                          help_text="Due on or after this date, e.g. 2021-07-01.")

@@ -9,7 +9,8 @@ from rest_framework import serializers
 
 from pilots.api.common import DemoLabelField
 from pilots.models import Pilot, Prefecture
-from smartcity.api.filters import WholeNumberFilter
+from smartcity.api.filters import NamedObjectFilter, WholeNumberFilter
+from tasks_app.models import Programme
 from smartcity.api.viewsets import ScopedReadOnlyViewSet
 
 
@@ -44,8 +45,8 @@ class PrefectureFilterSet(django_filters.FilterSet):
 
 
 class PilotFilterSet(django_filters.FilterSet):
-    programme = django_filters.CharFilter(field_name="programme__code", help_text="Programme code, e.g. sc-2020-3.")
-    prefecture = django_filters.CharFilter(field_name="prefecture__code", help_text="Prefecture code, e.g. 510100.")
+    programme = NamedObjectFilter(field_name="programme", model=Programme, example="sc-2020-3")
+    prefecture = NamedObjectFilter(field_name="prefecture", model=Prefecture, example="510100")
     batch = WholeNumberFilter(field_name="batch_year", help_text="Batch year, e.g. 2020.")
     state = django_filters.MultipleChoiceFilter(choices=Pilot.State.choices, help_text="Life-cycle state; repeatable.")
     demo = django_filters.BooleanFilter(field_name="is_demo", help_text="true: only demo pilots; false: only real ones.")

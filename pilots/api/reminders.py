@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from pilots.api.common import PilotBriefSerializer, SubTaskBriefSerializer
 from pilots.models import Notification, Pilot, Prefecture, Reminder, ReminderKind, ReminderLevel
 from pilots.services.reminders import overdue_now
+from smartcity.api.filters import NamedObjectFilter
 from smartcity.api.idempotency import IdempotentPostMixin
 from smartcity.api.viewsets import ScopedReadOnlyViewSet, ScopedViewSetMixin
 from smartcity.auth.access import SIGNED_IN, actor_for
@@ -98,7 +99,8 @@ class ReminderSerializer(serializers.ModelSerializer):
 
 
 class ReminderFilterSet(django_filters.FilterSet):
-    prefecture = django_filters.CharFilter(field_name="pilot__prefecture__code", label="Prefecture code.")
+    prefecture = NamedObjectFilter(field_name="pilot__prefecture", model=Prefecture, example="510100")
+    pilot = NamedObjectFilter(field_name="pilot", model=Pilot, example="510108")
     sent = django_filters.BooleanFilter(field_name="sent_at", lookup_expr="isnull", exclude=True,
                                         label="Sent (true) or not yet (false).")
 

@@ -27,12 +27,11 @@ from pilots.api.common import (
     SubTaskBriefSerializer,
     VisiblePilotField,
 )
-from pilots.models import ProgressReport, ReportAttachment, ReportTransition
+from pilots.models import Pilot, Prefecture, ProgressReport, ReportAttachment, ReportTransition
 from pilots.periods import Deadline, InvalidPeriod, Period
 from pilots.services.evidence import EVIDENCE_TYPES, evidence_attach
 from pilots.services.reports import (
-    Receipt,
-    receipt_content,
+    receipt_of,
     report_approve,
     report_correct,
     report_create,
@@ -42,13 +41,13 @@ from pilots.services.reports import (
 )
 from smartcity.api.concurrency import CONCURRENCY_RESPONSES, IF_MATCH_PARAMETER, expected_version
 from smartcity.api.errors import ErrorSerializer
-from smartcity.api.filters import WholeNumberFilter
+from smartcity.api.filters import NamedObjectFilter
 from smartcity.api.idempotency import IDEMPOTENCY_PARAMETER, IDEMPOTENCY_RESPONSES, IdempotentPostMixin
 from smartcity.api.serializers import FieldsBuiltOnce
 from smartcity.api.viewsets import ScopedViewSetMixin
 from smartcity.audit import ChangeContext
 from smartcity.auth.access import Role, write_rule
-from tasks_app.models import SubTask
+from tasks_app.models import Programme, SubTask, Task
 
 
 class ReportTransitionSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
@@ -209,11 +208,11 @@ class PeriodBoundFilter(django_filters.CharFilter):
 
 
 class ReportFilterSet(django_filters.FilterSet):
-    pilot = WholeNumberFilter(field_name="pilot_id", help_text="Pilot id.")
-    prefecture = django_filters.CharFilter(field_name="pilot__prefecture__code", help_text="Prefecture code.")
-    programme = django_filters.CharFilter(field_name="pilot__programme__code", help_text="Programme code.")
-    task = django_filters.CharFilter(field_name="subtask__task__code", help_text="Task code, e.g. T4.")
-    subtask = django_filters.CharFilter(field_name="subtask__code", help_text="Sub-task code, e.g. T4.1.")
+    pilot = NamedObjectFilter(field_name="pilot", model=Pilot, example="510108")
+    prefecture = NamedObjectFilter(field_name="pilot__prefecture", model=Prefecture, example="510100")
+    programme = NamedObjectFilter(field_name="pilot__programme", model=Programme, example="sc-2020-3")
+    task = NamedObjectFilter(field_name="subtask__task", model=Task, example="T4")
+    subtask = NamedObjectFilter(field_name="subtask", model=SubTask, example="T4.1")
     period = django_filters.CharFilter(help_text="Exactly this quarter, e.g. 2021Q3.")
     period_from = PeriodBoundFilter(lookup_expr="gte", help_text="From this quarter on, e.g. 2021Q1.")
     period_to = PeriodBoundFilter(lookup_expr="lte", help_text="Up to this quarter, e.g. 2022Q4.")
@@ -259,8 +258,8 @@ _REPORT_EXAMPLE = OpenApiExample(
         description="Current revisions by default (`current=false` for superseded ones). A prefecture office sees "
         "its own pilots' reports, a department the sub-tasks it takes part in.",
     ),
-    retrieve=extend_schema(summary="Show a report", description="With its transitions. The `ETag` header is the "
-                           "value to send as `If-Match` when changing it.", responses={200: ReportDetailSerializer}),
+    retrieve=extend_schema(summary="Show a report", description="Any revision, current or superseded, with its "
+                           "transitions. The `ETag` header is the value to send as `If-Match` when changing it.", responses={200: ReportDetailSerializer}),
     create=extend_schema(
         summary="File a report",
         description="Creates revision 1 as a draft, or submits it at once with `submit: true` (then `receipt` is "
@@ -301,6 +300,13 @@ class ReportViewSet(IdempotentPostMixin, ScopedViewSetMixin, mixins.ListModelMix
             queryset = queryset.prefetch_related(*_DETAIL_PREFETCHES)
         return queryset
 
+    def filter_queryset(self, queryset):
+        # A revision's own URL answers whether it is current or superseded: the list's filters (current
+        # revisions by default) choose the rows of a list, not which report an id names.
+        if self.action != "list":
+            return queryset
+        return super().filter_queryset(queryset)
+
     def _context(self) -> ChangeContext:
         return ChangeContext.from_request(self.request)
 
@@ -329,8 +335,7 @@ class ReportViewSet(IdempotentPostMixin, ScopedViewSetMixin, mixins.ListModelMix
         )
         receipt = None
         if submit:
-            receipt = Receipt(report.pk, report.revision, report.submitted_at.isoformat(), report.receipt_hash,
-                              receipt_content(report, report.submitted_at))
+            receipt = receipt_of(report)
         response = self._respond(report, status.HTTP_201_CREATED, with_receipt=True, receipt=receipt, reread=False)
         response["Location"] = f"{request.path}{report.pk}/"
         return response
@@ -450,7 +455,7 @@ class ReportViewSet(IdempotentPostMixin, ScopedViewSetMixin, mixins.ListModelMix
 
     @extend_schema(summary="Download one piece of evidence", responses={  # served as the type checked on upload
         (200, content_type): OpenApiTypes.BINARY for content_type in sorted({t for t, _c in EVIDENCE_TYPES.values()})})
-    @action(detail=True, methods=["get"], url_path=r"attachments/(?P<attachment_id>\d+)", filter_backends=[],
+    @action(detail=True, methods=["get"], url_path=r"attachments/(?P<attachment_id>[0-9]+)", filter_backends=[],
             pagination_class=None)
     def attachment(self, request, pk=None, attachment_id=None):
         report = self.get_object()

@@ -3,7 +3,8 @@
 from django.urls import path
 
 from pilots.benchmark.views import FloorWriteView
-from smartcity.urls import handler404, handler500, urlpatterns as service_urlpatterns  # noqa: F401
+from smartcity.urls import handler400, handler403, handler404, handler500  # noqa: F401
+from smartcity.urls import urlpatterns as service_urlpatterns
 
 urlpatterns = [
     path("api/v1/_benchmark/floor-write/", FloorWriteView.as_view(), name="benchmark-floor-write"),

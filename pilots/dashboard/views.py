@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from io import BytesIO
 
 from django.contrib.auth.decorators import login_required
@@ -15,6 +14,7 @@ from django.utils.translation import get_language
 from pilots.models import CompletionRollup, Membership, Pilot, Prefecture
 from pilots.selectors.completion import completion_rollups, on_date
 from smartcity.auth.access import actor_for
+from smartcity.exports import CSV_CONTENT_TYPE, write_csv
 
 REVIEW_ROLES = {Membership.Role.REVIEWER, Membership.Role.ADMIN}
 
@@ -145,11 +145,7 @@ def prefecture_export(request, extension: str):
     rows = list(_prefecture_rows(actor, _real_only(request), prefecture))
     filename = f"prefecture-completion-{timezone.localdate().isoformat()}.{extension}"
     if extension == "csv":
-        response = HttpResponse(content_type="text/csv; charset=utf-8")
-        response.write("\ufeff")  # so that Excel reads UTF-8
-        writer = csv.writer(response)
-        writer.writerow(HEADERS)
-        writer.writerows(["" if v is None else v for v in row] for row in rows)
+        response = HttpResponse(write_csv(HEADERS, rows), content_type=CSV_CONTENT_TYPE)
     else:
         from openpyxl import Workbook
         from openpyxl.styles import Font
@@ -162,6 +158,9 @@ def prefecture_export(request, extension: str):
             cell.font = Font(bold=True)
         for row in rows:
             sheet.append(row)
+            for cell in sheet[sheet.max_row]:
+                if isinstance(cell.value, str):
+                    cell.data_type = "s"  # a name that starts with "=" stays text, never a formula
         sheet.freeze_panes = "A2"
         for index, width in enumerate(WIDTHS, start=1):
             sheet.column_dimensions[sheet.cell(row=1, column=index).column_letter].width = width

@@ -23,11 +23,11 @@ from django.utils.translation import gettext as _
 from pilots.api.reports import ReportContentSerializer
 from pilots.models import Pilot, ProgressReport
 from pilots.periods import InvalidPeriod, Period
-from pilots.services.reports import (
+from pilots.services.reports import (  # noqa: F401  (Receipt, receipt_of: the API reads them here)
     CONTENT_FIELDS,
     EDITABLE_STATES,
     Receipt,
-    receipt_content,
+    receipt_of,
     report_create,
     report_submit,
     report_update,
@@ -230,16 +230,6 @@ def _file_existing(filing: Filing, report: ProgressReport | None, version: int, 
 
 def _detail(exc: ValidationError) -> Mapping[str, Any]:
     return exc.error_dict if hasattr(exc, "error_dict") else {NON_FIELD_ERRORS: exc.error_list}
-
-
-def receipt_of(report: ProgressReport) -> Receipt | None:
-    """The receipt of a submitted report, as ``report_submit`` returned it; None for a draft, and for a
-    returned report, whose last receipt is for figures the province sent back."""
-    if report.state not in (State.SUBMITTED, State.APPROVED) or report.submitted_at is None \
-            or not report.receipt_hash:
-        return None
-    return Receipt(report.pk, report.revision, report.submitted_at.isoformat(), report.receipt_hash,
-                   receipt_content(report, report.submitted_at))
 
 
 def reports_import(*, rows: Iterable[SheetRow], actor, context: ChangeContext, submit: bool) -> list[Filed]:

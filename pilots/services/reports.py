@@ -7,6 +7,7 @@ records its transition and audit entry, so nothing is ever half-written.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from smartcity.audit import ChangeContext, audit_record, snapshot
 from smartcity.concurrency import bump_version, lock_version
 from smartcity.exceptions import InvalidTransition
 from smartcity.outbox import outbox_enqueue
+from smartcity.timefmt import local_iso
 from tasks_app.models import SubTask
 
 State = ProgressReport.State
@@ -268,21 +270,43 @@ def _submit(report: ProgressReport, context: ChangeContext, *, history: list | N
     digest = hashlib.sha256(canonical.encode()).hexdigest()
     report = _transition(report, action, State.SUBMITTED, context, history=history, submitted_at=submitted_at,
                          receipt_hash=digest)
-    return report, Receipt(report.pk, report.revision, submitted_at.isoformat(), digest, canonical)
+    return report, Receipt(report.pk, report.revision, local_iso(submitted_at), digest, canonical)
 
 
-def receipt_content(report: ProgressReport, submitted_at) -> str:
-    """The canonical text a receipt hashes: sorted-key JSON of what was filed, and the server time."""
+def receipt_content(report: ProgressReport, submitted_at, *, as_utc: bool = False) -> str:
+    """The canonical text a receipt hashes: sorted-key JSON of what was filed, and the server time.
+
+    The time is written with the service's offset (+08:00), like every other time the service writes.
+    ``as_utc``: the form receipts issued before that had (``+00:00``), so that they still verify.
+    """
     filed = {
         "report": report.pk,
         "pilot": report.pilot.code,
         "subtask": report.subtask.code,
         "period": report.period,
         "revision": report.revision,
-        "submitted_at": submitted_at.isoformat(),
+        "submitted_at": submitted_at.astimezone(dt.timezone.utc).isoformat() if as_utc else local_iso(submitted_at),
         **{field: _plain(getattr(report, field)) for field in CONTENT_FIELDS},
     }
     return json.dumps(filed, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def receipt_of(report: ProgressReport) -> Receipt | None:
+    """The receipt of a submitted report, as ``report_submit`` returned it; None for a draft, and for a
+    returned report, whose last receipt is for figures the province sent back.
+
+    The content is rebuilt from the stored report. A receipt issued before times were written in +08:00
+    hashed its time in UTC: its content is given in that form, the one that matches its stored hash.
+    """
+    if report.state not in (ProgressReport.State.SUBMITTED, ProgressReport.State.APPROVED) \
+            or report.submitted_at is None or not report.receipt_hash:
+        return None
+    content = receipt_content(report, report.submitted_at)
+    if hashlib.sha256(content.encode()).hexdigest() != report.receipt_hash:
+        legacy = receipt_content(report, report.submitted_at, as_utc=True)
+        if hashlib.sha256(legacy.encode()).hexdigest() == report.receipt_hash:
+            content = legacy
+    return Receipt(report.pk, report.revision, local_iso(report.submitted_at), report.receipt_hash, content)
 
 
 def _plain(value):

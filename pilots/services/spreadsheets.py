@@ -33,6 +33,8 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from pilots.api.common import DEMO_LABEL
 from pilots.models import ProgressReport
+from smartcity import exports
+from smartcity.exports import CSV_CONTENT_TYPE  # noqa: F401  (the API answers with it)
 
 MAX_ROWS = 5000  # reports per upload
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
@@ -43,7 +45,6 @@ MAX_COLUMNS = 64
 DATA_SHEET = "填报"
 HELP_SHEET = "说明"
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
 
 Status = ProgressReport.Status
 State = ProgressReport.State
@@ -101,7 +102,7 @@ _CODE_KEYS = {"pilot_code", "subtask_code", "period", "version"}
 
 _HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 _EXPORT_ONLY_FILL = PatternFill("solid", fgColor="E7E6E6")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_START = exports.FORMULA_START
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,9 @@ def reports_to_rows(queryset) -> list[dict[str, Any]]:
             "is_demo": report.is_demo,
         })
     return rows
+
+
+_TEXT_COLUMNS = frozenset(index for index, column in enumerate(COLUMNS) if column.text)
 
 
 def _display(key: str, value: Any) -> Any:
@@ -247,21 +251,13 @@ def _write_help_sheet(sheet, *, pilots, subtasks) -> None:
 
 
 def write_csv(rows: Iterable[dict[str, Any]]) -> bytes:
-    """The same columns as CSV, UTF-8 with a BOM. Free text that Excel would run as a formula gets a
-    leading apostrophe, which ``read_rows`` removes again."""
-    output = io.StringIO()
-    writer = csv.writer(output)
-    writer.writerow([column.header for column in COLUMNS])
-    for row in rows:
-        line = []
-        for column in COLUMNS:
-            value = _display(column.key, row.get(column.key))
-            value = "" if value is None else str(value)
-            if column.text and value.startswith(_FORMULA_START):
-                value = "'" + value
-            line.append(value)
-        writer.writerow(line)
-    return output.getvalue().encode("utf-8-sig")
+    """The same columns as CSV, through the service's one CSV writer: free text that a spreadsheet would run
+    as a formula gets a leading apostrophe, which ``read_rows`` removes again."""
+    return exports.write_csv(
+        [column.header for column in COLUMNS],
+        ([_display(column.key, row.get(column.key)) for column in COLUMNS] for row in rows),
+        text_columns=_TEXT_COLUMNS,
+    )
 
 
 # --- Import -----------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from smartcity.api.errors import ErrorSerializer
+from smartcity.api.viewsets import AsciiIdMixin
 from smartcity.api.serializers import ApiTokenSerializer, IssuedTokenSerializer, TokenRequestSerializer
 from smartcity.audit import ChangeContext
 from smartcity.auth.lockout import locked_out_for
@@ -85,7 +86,7 @@ class TokenObtainView(APIView):
     destroy=extend_schema(summary="Revoke an API token",
                           description="Revokes the token at once; it stays listed, with its revocation time."),
 )
-class ApiTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin,
+class ApiTokenViewSet(AsciiIdMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin,
                       viewsets.GenericViewSet):
     serializer_class = ApiTokenSerializer
     queryset = ApiToken.objects.select_related("user")  # user: for `username`

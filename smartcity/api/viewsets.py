@@ -8,7 +8,18 @@ from rest_framework import viewsets
 from smartcity.auth.access import actor_for
 
 
-class ScopedViewSetMixin:
+# An id in a URL is ASCII digits. Python's ``\d`` and ``int()`` also take full-width and other Unicode digits,
+# so DRF's default ``[^/.]+`` let ``/reports/１/`` reach report 1 under a second name.
+ID_PATTERN = "[0-9]+"
+
+
+class AsciiIdMixin:
+    """The router builds every detail route (and its actions) of this viewset with an ASCII-digits id."""
+
+    lookup_value_regex = ID_PATTERN
+
+
+class ScopedViewSetMixin(AsciiIdMixin):
     """Narrows ``queryset`` to what the caller may see; objects outside it answer 404."""
 
     def get_queryset(self):

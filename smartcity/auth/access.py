@@ -19,6 +19,10 @@ from smartcity.models import ApiToken
 
 Role = Membership.Role
 
+# Roles of machine clients: they call the API with a token and are refused on every session page (dashboard,
+# sign-in, admin), which are for people.
+API_ONLY_ROLES = frozenset({Role.INTEGRATOR})
+
 
 @dataclass(frozen=True)
 class Actor:
@@ -45,6 +49,10 @@ class Actor:
     @property
     def token_allows_write(self) -> bool:
         return self.token is None or self.token.can_write
+
+    @property
+    def api_only(self) -> bool:
+        return self.role in API_ONLY_ROLES
 
     def has_role(self, *roles: str) -> bool:
         return self.role in roles

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import django_filters
 
+from smartcity.api.filters import NamedObjectFilter
 from tasks_app.models import Department, Pillar, Programme, SubTask, Task
 
 
@@ -12,7 +13,7 @@ class ProgrammeFilterSet(django_filters.FilterSet):
 
 
 class TaskFilterSet(django_filters.FilterSet):
-    programme = django_filters.CharFilter(field_name="programme__code", help_text="Programme code, e.g. sc-2020-3.")
+    programme = NamedObjectFilter(field_name="programme", model=Programme, example="sc-2020-3")
     pillar = django_filters.CharFilter(field_name="pillar__code", help_text="Pillar code.")
     pillar_kind = django_filters.ChoiceFilter(field_name="pillar__kind", choices=Pillar.Kind.choices)
     code = django_filters.CharFilter(help_text="Task code, e.g. T3.")
@@ -23,21 +24,21 @@ class TaskFilterSet(django_filters.FilterSet):
 
 
 class SubTaskFilterSet(django_filters.FilterSet):
-    programme = django_filters.CharFilter(field_name="task__programme__code", help_text="Programme code.")
-    task = django_filters.CharFilter(field_name="task__code", help_text="Task code, e.g. T5.")
+    programme = NamedObjectFilter(field_name="task__programme", model=Programme, example="sc-2020-3")
+    task = NamedObjectFilter(field_name="task", model=Task, example="T4")
     code = django_filters.CharFilter(help_text="Sub-task code, e.g. T5.2.")
-    department = django_filters.CharFilter(
-        field_name="assignments__department__code", distinct=True,
-        help_text="Department code: sub-tasks it leads or takes part in.",
+    department = NamedObjectFilter(
+        field_name="assignments__department", model=Department, example="fgw", distinct=True,
+        help_text="The department, by its code (e.g. `fgw`) or its id: sub-tasks it leads or takes part in.",
     )
-    lead_department = django_filters.CharFilter(method="filter_lead", help_text="Department code: sub-tasks it leads.")
+    lead_department = NamedObjectFilter(
+        field_name="assignments__department", model=Department, example="fgw", where={"assignments__role": "lead"},
+        distinct=True, help_text="The department, by its code (e.g. `fgw`) or its id: sub-tasks it leads.",
+    )
 
     class Meta:
         model = SubTask
         fields = ["programme", "task", "code", "department", "lead_department"]
-
-    def filter_lead(self, queryset, name, value):
-        return queryset.filter(assignments__department__code=value, assignments__role="lead")
 
 
 class DepartmentFilterSet(django_filters.FilterSet):
