@@ -16,3 +16,12 @@ class PilotsConfig(AppConfig):
         from smartcity.working_calendar import calendar_changed
 
         calendar_changed.connect(calendar_deadlines_moved, dispatch_uid="pilots.calendar_deadlines_moved")
+
+        from smartcity.retention import RetentionPolicy, retention_register
+
+        # Retries end within hours (exponential backoff, then given up); the log is kept for 90 days.
+        retention_register(RetentionPolicy(model="pilots.WebhookDelivery", age_field="created_at",
+                                           setting="WEBHOOK_DELIVERY_RETENTION_DAYS"))
+        # Counted from reading; an unread notification (read_at NULL) never matches, so it stays.
+        retention_register(RetentionPolicy(model="pilots.Notification", age_field="read_at",
+                                           setting="NOTIFICATION_RETENTION_DAYS"))

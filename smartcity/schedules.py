@@ -18,6 +18,7 @@ from django.db import transaction
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
 from smartcity.audit import ChangeContext, audit_record, snapshot
+from smartcity.retention import RETENTION_TASK
 
 SCHEDULE_TIMEZONE = "Asia/Shanghai"
 
@@ -53,6 +54,13 @@ DEFAULT_SCHEDULES: list[dict[str, Any]] = [
         "name": "calendar year notices",
         "task": "pilots.calendar_year_notices",
         "crontab": {"minute": "0", "hour": "9"},
+    },
+    {
+        # Trims idempotency records, sent outbox messages, webhook deliveries and read notifications past
+        # their retention period (smartcity.retention), at night when nobody files.
+        "name": "retention purge",
+        "task": RETENTION_TASK,
+        "crontab": {"minute": "15", "hour": "3"},
     },
 ]
 

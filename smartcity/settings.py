@@ -266,6 +266,18 @@ if DEBUG:
 API_TOKEN_DEFAULT_TTL_DAYS = env_int("API_TOKEN_DEFAULT_TTL_DAYS", 30)
 API_TOKEN_MAX_TTL_DAYS = env_int("API_TOKEN_MAX_TTL_DAYS", 365)
 API_MAX_PAGE_SIZE = 500
+
+# --- Retention: how long rows of the tables that only grow are kept (days), see smartcity/retention.py ---
+# An Idempotency-Key is replayed for exactly as long as its record is kept.
+IDEMPOTENCY_RETENTION_DAYS = env_int("IDEMPOTENCY_RETENTION_DAYS", 7)
+OUTBOX_RETENTION_DAYS = env_int("OUTBOX_RETENTION_DAYS", 30)  # sent messages only; pending ones are kept
+WEBHOOK_DELIVERY_RETENTION_DAYS = env_int("WEBHOOK_DELIVERY_RETENTION_DAYS", 90)
+NOTIFICATION_RETENTION_DAYS = env_int("NOTIFICATION_RETENTION_DAYS", 365)  # counted from reading; unread ones stay
+RETENTION_BATCH_SIZE = env_int("RETENTION_BATCH_SIZE", 2000)  # rows per delete transaction
+for _name in ("IDEMPOTENCY_RETENTION_DAYS", "OUTBOX_RETENTION_DAYS", "WEBHOOK_DELIVERY_RETENTION_DAYS",
+              "NOTIFICATION_RETENTION_DAYS", "RETENTION_BATCH_SIZE"):
+    if globals()[_name] < 1:  # 0 would delete every row the moment it is written
+        raise ImproperlyConfigured(f"{_name}={globals()[_name]} must be at least 1")
 API_RATE_LIMITS = {
     "token": env_str("API_RATE_PER_TOKEN", "1200/min") or None,
     "ip": env_str("API_RATE_PER_IP", "3000/min") or None,

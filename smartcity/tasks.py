@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from smartcity.models import WorkerHeartbeat
 from smartcity.outbox import outbox_relay
+from smartcity.retention import RETENTION_TASK, retention_purge
 
 
 @shared_task(name="smartcity.tasks.record_heartbeat", bind=True, ignore_result=True)
@@ -26,3 +27,9 @@ def record_heartbeat(self) -> str:
 def relay_outbox() -> int:
     """Send the outbox messages that were not sent when their transaction committed (see smartcity.outbox)."""
     return outbox_relay()
+
+
+@shared_task(name=RETENTION_TASK, ignore_result=True)
+def purge_expired() -> dict[str, int]:
+    """Delete the rows past their retention period (see smartcity.retention); safe to run twice at once."""
+    return retention_purge()

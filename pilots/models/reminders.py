@@ -156,7 +156,11 @@ class Notification(models.Model):
         verbose_name = _("notification")
         verbose_name_plural = _("notifications")
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["user", "read_at"], name="notification_unread_idx")]
+        indexes = [
+            models.Index(fields=["user", "read_at"], name="notification_unread_idx"),
+            # The retention purge deletes read notifications, oldest reading first; unread ones stay out.
+            models.Index(fields=["read_at"], condition=Q(read_at__isnull=False), name="notification_read_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.title

@@ -72,6 +72,8 @@ class WebhookDelivery(models.Model):
             # A redelivered fan-out task records each event once per subscription.
             models.UniqueConstraint(fields=["subscription", "event_id"], name="webhook_delivery_once"),
         ]
+        # The retention purge deletes deliveries oldest first.
+        indexes = [models.Index(fields=["created_at"], name="webhook_delivery_created_idx")]
 
     def __str__(self) -> str:
         return f"{self.event} → {self.subscription.url}"

@@ -3,15 +3,21 @@
 A clerk on a bad network presses "submit" twice, or a client library retries a timed-out request:
 either way the report is filed once. The record of the key is written in the same transaction as
 the change itself, so the two stand or fall together.
+
+A key is replayed for ``IDEMPOTENCY_RETENTION_DAYS`` (default 7) after its first use, exactly as long as
+the retention purge keeps its record; an older record is ignored (and deleted) even before the purge runs.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import re
 
+from django.conf import settings
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import status
@@ -25,6 +31,11 @@ from smartcity.models import IdempotencyRecord
 HEADER = "Idempotency-Key"
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")  # printable ASCII, no spaces
 REPLAYED_HEADERS = ("ETag", "Location")
+
+
+def replay_window() -> dt.timedelta:
+    """How long a key is replayed: as long as its record is kept (``IDEMPOTENCY_RETENTION_DAYS``)."""
+    return dt.timedelta(days=settings.IDEMPOTENCY_RETENTION_DAYS)
 
 
 class IdempotencyKeyReused(APIException):
@@ -94,6 +105,9 @@ class IdempotentPostMixin:
         if not _KEY.match(key):
             raise ValidationError({HEADER: [_("1 to 255 printable ASCII characters without spaces.")]})
         fingerprint = _request_fingerprint(request)
+        # Past the replay window a key is forgotten, as the retention purge forgets it: a new request.
+        IdempotencyRecord.objects.filter(user=request.user, key=key,
+                                         created_at__lt=timezone.now() - replay_window()).delete()
         try:
             with transaction.atomic():
                 record = IdempotencyRecord.objects.create(
@@ -139,7 +153,8 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
     description=(
         "A unique key per intended change (e.g. a UUID). Retrying with the same key and body returns the "
         "original response (header `Idempotent-Replayed: true`) and writes nothing; the same key with a "
-        "different body is a 422. Keys are remembered per user for at least 24 hours."
+        f"different body is a 422. Keys are remembered per user for {settings.IDEMPOTENCY_RETENTION_DAYS} days "
+        "(`IDEMPOTENCY_RETENTION_DAYS`); after that the same key is a new request."
     ),
 )
 IDEMPOTENCY_RESPONSES = {

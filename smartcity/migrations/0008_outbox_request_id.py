@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('smartcity', '0006_calendar'),
+        ('smartcity', '0007_retention'),
     ]
 
     operations = [

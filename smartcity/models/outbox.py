@@ -31,6 +31,9 @@ class OutboxMessage(models.Model):
             # outbox_relay reads the pending messages, oldest first; sent ones drop out of the index.
             models.Index(fields=["created_at", "id"], condition=Q(dispatched_at__isnull=True),
                          name="outbox_pending_idx"),
+            # The retention purge deletes sent messages oldest first; pending ones stay out of this one.
+            models.Index(fields=["dispatched_at"], condition=Q(dispatched_at__isnull=False),
+                         name="outbox_sent_idx"),
         ]
 
     def __str__(self) -> str:
