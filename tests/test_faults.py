@@ -220,7 +220,7 @@ def test_a_worker_killed_mid_recompute_commits_nothing_and_the_redelivered_task_
                                                env=hooks))
             last = OutboxMessage.objects.order_by("-pk").values_list("pk", flat=True).first()
             approve(world, pending_approval)  # one recompute, sent on commit
-            [message] = OutboxMessage.objects.filter(pk__gt=last)
+            [message] = OutboxMessage.objects.filter(pk__gt=last, task="pilots.recompute_pilot_completion")
             assert message.task == "pilots.recompute_pilot_completion" and message.dispatched_at is not None
             workers[0].wait_for(marker.exists, timeout=FIGURE_TIMEOUT, what="the recompute to reach the area rollups")
             # Mid-way: the pilot's rows are written in the worker's open transaction, the area rows not yet.

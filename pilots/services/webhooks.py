@@ -31,9 +31,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from pilots.links import reminder_api_url, report_api, report_page
 from pilots.models import Notification, ProgressReport
 from pilots.models.webhooks import MAX_CONSECUTIVE_FAILURES, WebhookDelivery, WebhookEvent, WebhookSubscription
 from smartcity.audit import ChangeContext, audit_record, snapshot
+from smartcity.links import site_url
 from smartcity.outbox import outbox_enqueue
 
 SIGNATURE_HEADER = "X-Smartcity-Signature"
@@ -124,16 +126,16 @@ def _payload(event: str, ref: dict) -> dict:
                 "state": report.state, "percent_complete": str(report.percent_complete),
                 "submitted_at": report.submitted_at.isoformat() if report.submitted_at else None,
                 "reviewed_at": report.reviewed_at.isoformat() if report.reviewed_at else None,
-                "url": f"{settings.SITE_URL}/api/v1/reports/{report.pk}/",
+                "url": report_api(report.pk), "link": report_page(report.pilot_id),
             }
     if "reminders" in ref:
         from pilots.models import Reminder
 
-        reminders = Reminder.objects.filter(pk__in=ref["reminders"]).select_related("pilot").order_by("id")
+        reminders = Reminder.objects.filter(pk__in=ref["reminders"]).select_related("pilot", "subtask").order_by("id")
         data = {"reminders": [
             {"id": r.pk, "item": r.item_key, "kind": r.kind, "level": r.level, "occurrence": r.occurrence.isoformat(),
              "channel": r.channel, "pilot": r.pilot.code, "period": r.period, "due_on": r.due_on.isoformat(),
-             "link": r.link, "sent_at": r.sent_at.isoformat() if r.sent_at else None}
+             "link": r.link, "api_url": reminder_api_url(r), "sent_at": r.sent_at.isoformat() if r.sent_at else None}
             for r in reminders
         ]}
     return data
@@ -239,5 +241,7 @@ def _record_failure(delivery: WebhookDelivery, subscription: WebhookSubscription
             user=subscription.owner,
             title=f"Webhook disabled after {MAX_CONSECUTIVE_FAILURES} failures / 推送地址连续失败已停用",
             body=f"{subscription.url}: {exc}. Fix the endpoint, then set the subscription active again.",
-            link=f"{settings.SITE_URL}/api/v1/webhooks/{subscription.pk}/",
+            # Integrators use the API alone: the subscription's page is its API URL.
+            link=site_url(f"/api/v1/webhooks/{subscription.pk}/"),
+            api_url=site_url(f"/api/v1/webhooks/{subscription.pk}/"),
         )
