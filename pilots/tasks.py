@@ -38,8 +38,9 @@ def send_reminders() -> dict:
 
 
 @shared_task(name="pilots.refresh_overdue", ignore_result=True)
-def refresh_overdue(pilot_id: int) -> int:
-    """Recompute and store one pilot's overdue items (sent through the outbox when its reports or plan change).
+def refresh_overdue(pilot_id: int | None = None) -> int:
+    """Recompute and store one pilot's overdue items (sent through the outbox when its reports or plan change),
+    or the whole list (``pilot_id`` None: a reminder rule was edited).
 
     Idempotent: it stores what is overdue when it runs, however often.
     """

@@ -58,4 +58,9 @@ def overdue_changed(*, pilot_id: int) -> None:
     outbox_enqueue(task="pilots.refresh_overdue", kwargs={"pilot_id": pilot_id})
 
 
-__all__ = ["STORE_BATCH", "overdue_changed", "overdue_computed_on", "overdue_store"]
+def overdue_rules_changed() -> None:
+    """Within a rule edit's transaction: have the whole list recomputed by the edited rules once it commits."""
+    outbox_enqueue(task="pilots.refresh_overdue", kwargs={})
+
+
+__all__ = ["STORE_BATCH", "overdue_changed", "overdue_computed_on", "overdue_rules_changed", "overdue_store"]
