@@ -24,6 +24,10 @@ from smartcity.auth.access import SIGNED_IN, actor_for
 
 
 class NotificationSerializer(serializers.ModelSerializer):
+    # A URL, or empty when the notification names nothing in the API (not a "uri" then).
+    api_url = serializers.CharField(read_only=True, help_text="The same thing in the API, for an integrator; "
+                                                              "empty when there is none.")
+
     class Meta:
         model = Notification
         fields = ["id", "title", "body", "link", "api_url", "created_at", "read_at"]
