@@ -158,7 +158,8 @@ def test_reports_filed_while_redis_is_dead_are_computed_and_delivered_once_it_is
             pending = OutboxMessage.objects.filter(dispatched_at__isnull=True)
             assert sorted(pending.values_list("task", flat=True)) == [
                 "pilots.deliver_webhooks", "pilots.deliver_webhooks",  # report.submitted, report.approved
-                "pilots.recompute_pilot_completion", "pilots.recompute_pilot_completion"]
+                "pilots.recompute_pilot_completion", "pilots.recompute_pilot_completion",
+                "pilots.refresh_overdue", "pilots.refresh_overdue"]  # and the pilot's overdue items, each time
             assert all("OperationalError" in m.last_error for m in pending)
             readiness = client.get("/readyz")
             assert readiness.status_code == 503 and readiness.json()["checks"]["broker"]["ok"] is False
@@ -166,7 +167,7 @@ def test_reports_filed_while_redis_is_dead_are_computed_and_delivered_once_it_is
 
             redis.start()  # same port, empty: whatever Redis held is gone
             with time_machine.travel(timezone.now() + dt.timedelta(seconds=30), tick=False):  # the relay's next run
-                assert outbox_relay() == 3  # the two identical recomputes are sent once
+                assert outbox_relay() == 4  # the two identical recomputes (and overdue refreshes) are sent once
                 assert outbox_relay() == 0
             down_for = (timezone.now() - down_at).total_seconds()
 
