@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from pilots.models import Notification, Reminder, ReminderRule, WebhookDelivery, WebhookSubscription
+from pilots.services.overdue import overdue_rules_changed
 from smartcity.admin_audit import AuditedAdminMixin
 
 
@@ -14,6 +15,10 @@ class ReminderRuleAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("kind", "enabled", "grace_days", "due_soon_days", "repeat_every_working_days",
                     "escalate_after_days", "send_hour")
     list_editable = ("enabled",)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        overdue_rules_changed()  # the stored overdue list follows the rules
 
 
 @admin.register(Reminder)

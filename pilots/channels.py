@@ -18,6 +18,7 @@ from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
 from django.utils import translation
 
+from pilots.links import overdue_api, overdue_page
 from pilots.models import Notification, Reminder
 
 ENGLISH = "en"
@@ -160,7 +161,7 @@ class InAppChannel(Channel):
             user=digest.user,
             title=" ".join(digest.render("reminders/digest_email_subject.txt").split())[:200],
             body=digest.render("reminders/digest_notification.txt"),
-            link=f"{settings.SITE_URL}/api/v1/overdue/",
+            link=overdue_page(), api_url=overdue_api(),
         )
 
 

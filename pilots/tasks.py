@@ -37,6 +37,18 @@ def send_reminders() -> dict:
     return reminders_sweep()
 
 
+@shared_task(name="pilots.refresh_overdue", ignore_result=True)
+def refresh_overdue(pilot_id: int | None = None) -> int:
+    """Recompute and store one pilot's overdue items (sent through the outbox when its reports or plan change),
+    or the whole list (``pilot_id`` None: a reminder rule was edited).
+
+    Idempotent: it stores what is overdue when it runs, however often.
+    """
+    from pilots.services.reminders import overdue_refresh
+
+    return overdue_refresh(pilot_id=pilot_id)
+
+
 @shared_task(name="pilots.deliver_webhooks", bind=True, ignore_result=True)
 def deliver_webhooks(self, event: str, event_id: str, data: dict | None = None, created_at: str | None = None,
                      ref: dict | None = None) -> int:

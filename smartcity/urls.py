@@ -5,7 +5,6 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from smartcity import docs, health
 from smartcity.metrics import metrics_view
-from smartcity.api.errors import json_error_response
 
 api_v1 = [
     path("", include("smartcity.api.urls")),

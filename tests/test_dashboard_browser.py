@@ -64,6 +64,25 @@ def _assert_charts_drawn(page, ids):
         assert chart["tabindex"] == "0" and chart["label"], chart
 
 
+def _assert_overdue_count_is_the_apis(page):
+    """The box says how many it shows of the API's own count, and pages through the rest by keyboard."""
+    total = page.evaluate("fetch('/api/v1/overdue/', {headers: {Accept: 'application/json'}})"
+                          ".then(r => r.json()).then(d => d.count)")
+    shown = page.locator("#overdue-table tbody tr").count()
+    status = page.text_content("#overdue-count")
+    if total > 50:
+        assert shown == 50 and f"显示前 50 项，共 {total} 项" in status, status
+        page.focus("#overdue-pages button:has-text('下一页')")
+        page.keyboard.press("Enter")
+        page.locator("#overdue-count:has-text('显示第 51–100 项')").wait_for()
+        assert f"共 {total} 项" in page.text_content("#overdue-count")
+        page.click("#overdue-pages button:has-text('上一页')")
+        page.locator("#overdue-count:has-text('显示前 50 项')").wait_for()
+    else:
+        assert shown == total and "显示" not in status, status
+    assert "清单计算于" in page.text_content("#overdue-count")
+
+
 def test_the_province_reads_drills_down_approves_and_exports(demo, browser, live_server):
     page = _page(browser, live_server)
     sign_in(page, live_server.url, "province", PASSWORD)
@@ -80,6 +99,7 @@ def test_the_province_reads_drills_down_approves_and_exports(demo, browser, live
     page.wait_for_selector("#overdue-table tbody tr")
     first_level = page.text_content("#overdue-table tbody tr:first-child td:nth-child(5)")
     assert first_level in {"升级督办", "再次提醒", "逾期", "临期"}
+    _assert_overdue_count_is_the_apis(page)
     assert page.locator("#chart-heatmap-table .badge.demo").count() >= 1  # demo pilots are marked
 
     # The export of the prefecture table opens in openpyxl.

@@ -161,7 +161,8 @@ def test_reports_filed_while_redis_is_dead_are_computed_and_delivered_once_it_is
             pending = OutboxMessage.objects.filter(dispatched_at__isnull=True)
             assert sorted(pending.values_list("task", flat=True)) == [
                 "pilots.deliver_webhooks", "pilots.deliver_webhooks",  # report.submitted, report.approved
-                "pilots.recompute_pilot_completion", "pilots.recompute_pilot_completion"]
+                "pilots.recompute_pilot_completion", "pilots.recompute_pilot_completion",
+                "pilots.refresh_overdue", "pilots.refresh_overdue"]  # and the pilot's overdue items, each time
             assert all("OperationalError" in m.last_error for m in pending)
             readiness = client.get("/readyz")
             assert readiness.status_code == 503 and readiness.json()["checks"]["broker"]["ok"] is False
@@ -169,7 +170,7 @@ def test_reports_filed_while_redis_is_dead_are_computed_and_delivered_once_it_is
 
             redis.start()  # same port, empty: whatever Redis held is gone
             with time_machine.travel(timezone.now() + dt.timedelta(seconds=30), tick=False):  # the relay's next run
-                assert outbox_relay() == 3  # the two identical recomputes are sent once
+                assert outbox_relay() == 4  # the two identical recomputes (and overdue refreshes) are sent once
                 assert outbox_relay() == 0
             down_for = (timezone.now() - down_at).total_seconds()
 
@@ -223,7 +224,7 @@ def test_a_worker_killed_mid_recompute_commits_nothing_and_the_redelivered_task_
                                                env=hooks))
             last = OutboxMessage.objects.order_by("-pk").values_list("pk", flat=True).first()
             approve(world, pending_approval)  # one recompute, sent on commit
-            [message] = OutboxMessage.objects.filter(pk__gt=last)
+            [message] = OutboxMessage.objects.filter(pk__gt=last, task="pilots.recompute_pilot_completion")
             assert message.task == "pilots.recompute_pilot_completion" and message.dispatched_at is not None
             workers[0].wait_for(marker.exists, timeout=FIGURE_TIMEOUT, what="the recompute to reach the area rollups")
             # Mid-way: the pilot's rows are written in the worker's open transaction, the area rows not yet.

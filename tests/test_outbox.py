@@ -180,15 +180,16 @@ def test_a_report_submission_succeeds_with_the_broker_down_and_its_recompute_is_
 
     assert response.status_code == 201, response.json()
     assert response.json()["report"]["state"] == "submitted"
-    [message] = OutboxMessage.objects.all()  # committed with the report, sent never
-    assert (message.task, message.kwargs) == ("pilots.recompute_pilot_completion", {"pilot_id": pilot.pk})
-    assert message.dispatched_at is None and "OperationalError" in message.last_error
+    messages = list(OutboxMessage.objects.order_by("id"))  # committed with the report, sent never
+    assert [(m.task, m.kwargs) for m in messages] == [("pilots.recompute_pilot_completion", {"pilot_id": pilot.pk}),
+                                                      ("pilots.refresh_overdue", {"pilot_id": pilot.pk})]
+    assert all(m.dispatched_at is None and "OperationalError" in m.last_error for m in messages)
 
     broker_down()  # Redis is back
     with later():
-        assert outbox_relay() == 1
-    assert sent == ["pilots.recompute_pilot_completion"]
-    assert OutboxMessage.objects.get().dispatched_at is not None
+        assert outbox_relay() == 2
+    assert sent == ["pilots.recompute_pilot_completion", "pilots.refresh_overdue"]
+    assert not OutboxMessage.objects.filter(dispatched_at__isnull=True).exists()
 
 
 @pytest.mark.django_db
@@ -207,9 +208,10 @@ def test_each_submission_and_review_asks_for_its_pilots_recompute(django_capture
     submitted, _receipt = report_submit(report_id=draft.pk, expected_version=None, context=context)
     report_approve(report_id=submitted.pk, expected_version=None, context=context)
 
-    # A draft counts in no figure: the submission and the approval each ask once.
-    messages = list(OutboxMessage.objects.values_list("task", "kwargs"))
-    assert messages == [("pilots.recompute_pilot_completion", {"pilot_id": pilot.pk})] * 2
+    # A draft counts in no figure: the submission and the approval each ask once (and for the overdue list).
+    messages = list(OutboxMessage.objects.order_by("id").values_list("task", "kwargs"))
+    assert messages == [("pilots.recompute_pilot_completion", {"pilot_id": pilot.pk}),
+                        ("pilots.refresh_overdue", {"pilot_id": pilot.pk})] * 2
 
 
 @pytest.mark.django_db

@@ -56,7 +56,12 @@ def sweep():
 
 
 def report_link(world, subtask: str) -> str:
-    return f"{SITE}/api/v1/reports/?pilot={world['pilot'].pk}&subtask={world[subtask].pk}&period=2021Q3"
+    """A missing report's page: its pilot's reports on the dashboard (never the API's JSON)."""
+    return f"{SITE}/dashboard/pilots/{world['pilot'].pk}/#h-rep"
+
+
+def milestone_page(world) -> str:
+    return f"{SITE}/dashboard/pilots/{world['pilot'].pk}/#h-ms"
 
 
 def test_recorded_rows_carry_every_column(world):
@@ -70,7 +75,7 @@ def test_recorded_rows_carry_every_column(world):
     assert (milestone.channel, milestone.recipient_user, milestone.recipient_email, milestone.organisation) == (
         "email", world["en"], "en@chengdu.example", world["office"])
     assert (milestone.pilot, milestone.period, milestone.report_id, milestone.milestone_id, milestone.link) == (
-        world["pilot"], "", None, world["milestone"].pk, f"{SITE}/api/v1/milestones/{world['milestone'].pk}/")
+        world["pilot"], "", None, world["milestone"].pk, milestone_page(world))
 
     in_app = rows[("report_missing", f"in_app:{world['zh'].pk}", "T4.2")]
     assert (in_app.item_key, in_app.level, in_app.occurrence, in_app.due_on, in_app.period) == (
@@ -107,7 +112,7 @@ def test_a_sweep_larger_than_one_insert_batch_records_every_row(world, monkeypat
 def test_digests_say_exactly_this(world):
     result = sweep()
     assert result == {"recorded": 12, "digests": 4, "reminders": 12, "failed": 0}
-    milestone_link = f"{SITE}/api/v1/milestones/{world['milestone'].pk}/"
+    milestone_link = milestone_page(world)
     t41, t42 = report_link(world, "T4.1"), report_link(world, "T4.2")
 
     by_address = {message.to[0]: message for message in mail.outbox}
@@ -133,7 +138,8 @@ def test_digests_say_exactly_this(world):
     )
 
     english_note = Notification.objects.get(user=world["en"])
-    assert (english_note.title, english_note.link) == ("[Smart city pilots] 3 reminders", f"{SITE}/api/v1/overdue/")
+    assert (english_note.title, english_note.link) == ("[Smart city pilots] 3 reminders", f"{SITE}/dashboard/#h-overdue")
+    assert english_note.api_url == f"{SITE}/api/v1/overdue/"
     assert english_note.body == (
         f"[overdue] Milestone passed below target: Chenghua District · T4.1 (due 2021-09-30) {milestone_link}\n"
         f"[overdue] Quarterly report not submitted: Chenghua District · T4.1 · 2021Q3 (due 2021-10-08) {t41}\n"

@@ -143,7 +143,7 @@ def test_one_digest_per_recipient_listing_every_item_in_their_language(world):
     for message in (chinese, english):
         assert "T4.1" in message.body and "T4.2" in message.body and "2021-10-08" in message.body
         assert message.body.count("http://") >= 2  # a link per item
-        assert "/api/v1/reports/?pilot=" in message.body
+        assert f"/dashboard/pilots/{world['pilot'].pk}/#h-rep" in message.body  # a page, not JSON
     notifications = Notification.objects.filter(user=world["en"])
     assert notifications.count() == 1 and "T4.1" in notifications.get().body and "T4.2" in notifications.get().body
 

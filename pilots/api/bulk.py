@@ -37,8 +37,6 @@ from pilots.models import Pilot, ProgressReport, ReportAttachment, ReportTransit
 from pilots.services.bulk import (
     CREATED,
     OUTCOMES,
-    UNCHANGED,
-    UPDATED,
     Filed,
     Filing,
     add_field_errors,

@@ -12,10 +12,12 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from pilots.api.common import PilotBriefSerializer, SubTaskBriefSerializer
-from pilots.models import Notification, Pilot, Prefecture, Reminder, ReminderKind, ReminderLevel
-from pilots.services.reminders import overdue_now
+from pilots.links import item_links, reminder_api_url
+from pilots.models import CurrentOverdueItem, Notification, Pilot, Prefecture, Reminder, ReminderKind, ReminderLevel
+from pilots.selectors.overdue import overdue_computed_at, overdue_items
 from smartcity.api.filters import NamedObjectFilter
 from smartcity.api.idempotency import IdempotentPostMixin
+from smartcity.api.pagination import StrictPageNumberPagination
 from smartcity.api.viewsets import ScopedReadOnlyViewSet, ScopedViewSetMixin
 from smartcity.auth.access import SIGNED_IN, actor_for
 
@@ -23,9 +25,13 @@ from smartcity.auth.access import SIGNED_IN, actor_for
 
 
 class NotificationSerializer(serializers.ModelSerializer):
+    # A URL, or empty when the notification names nothing in the API (not a "uri" then).
+    api_url = serializers.CharField(read_only=True, help_text="The same thing in the API, for an integrator; "
+                                                              "empty when there is none.")
+
     class Meta:
         model = Notification
-        fields = ["id", "title", "body", "link", "created_at", "read_at"]
+        fields = ["id", "title", "body", "link", "api_url", "created_at", "read_at"]
         read_only_fields = fields
 
 
@@ -89,11 +95,16 @@ class ReminderSerializer(serializers.ModelSerializer):
     pilot = PilotBriefSerializer(read_only=True)
     subtask = SubTaskBriefSerializer(read_only=True)
     organisation = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    api_url = serializers.SerializerMethodField(help_text="The item in this API, for an integrator "
+                                                          "(`link` is its dashboard page, as sent).")
+
+    def get_api_url(self, reminder: Reminder) -> str:
+        return reminder_api_url(reminder)
 
     class Meta:
         model = Reminder
         fields = ["id", "item_key", "kind", "level", "occurrence", "channel", "recipient", "organisation", "pilot",
-                  "subtask", "period", "report", "milestone", "due_on", "link", "created_at", "sent_at",
+                  "subtask", "period", "report", "milestone", "due_on", "link", "api_url", "created_at", "sent_at",
                   "attempts", "last_error", "failed_at"]
         read_only_fields = fields
 
@@ -125,36 +136,78 @@ class ReminderViewSet(ScopedReadOnlyViewSet):
 # --- Overdue now ----------------------------------------------------------------------------------
 
 
-class OverdueEntrySerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=ReminderKind.choices, source="item.kind")
-    level = serializers.ChoiceField(choices=ReminderLevel.choices)
-    occurrence = serializers.DateField()
-    item_key = serializers.CharField(source="item.key")
-    pilot = PilotBriefSerializer(source="item.pilot")
-    subtask = SubTaskBriefSerializer(source="item.subtask")
-    period = serializers.CharField(source="item.period", allow_blank=True)
-    report = serializers.IntegerField(source="item.report_id", allow_null=True)
-    milestone = serializers.IntegerField(source="item.milestone_id", allow_null=True)
-    due_on = serializers.DateField(source="item.due_on")
-    link = serializers.CharField(source="item.link")
+class OverdueEntrySerializer(serializers.ModelSerializer):
+    item_key = serializers.CharField()
+    pilot = PilotBriefSerializer(read_only=True)
+    subtask = SubTaskBriefSerializer(read_only=True)
+    report = serializers.IntegerField(source="report_id", allow_null=True)
+    milestone = serializers.IntegerField(source="milestone_id", allow_null=True)
+    link = serializers.SerializerMethodField(help_text="The dashboard page of the item, for a person.")
+    api_url = serializers.SerializerMethodField(help_text="The item in this API, for an integrator.")
+
+    class Meta:
+        model = CurrentOverdueItem
+        fields = ["kind", "level", "occurrence", "item_key", "pilot", "subtask", "period", "report", "milestone",
+                  "due_on", "link", "api_url", "computed_at"]
+        read_only_fields = fields
+
+    def _links(self, entry: CurrentOverdueItem) -> tuple[str, str]:
+        return item_links(kind=entry.kind, pilot_id=entry.pilot_id, subtask_code=entry.subtask.code,
+                          period=entry.period, report_id=entry.report_id, milestone_id=entry.milestone_id)
+
+    def get_link(self, entry: CurrentOverdueItem) -> str:
+        return self._links(entry)[0]
+
+    def get_api_url(self, entry: CurrentOverdueItem) -> str:
+        return self._links(entry)[1]
+
+
+class OverduePagination(StrictPageNumberPagination):
+    """A page of the stored list, with when the list was computed (``computed_at``)."""
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.computed_at = overdue_computed_at()
+        return super().paginate_queryset(queryset, request, view)
+
+    def get_paginated_response(self, data):
+        response = super().get_paginated_response(data)
+        response.data["computed_at"] = (serializers.DateTimeField().to_representation(self.computed_at)
+                                        if self.computed_at is not None else None)
+        return response
+
+    def get_paginated_response_schema(self, schema):
+        paginated = super().get_paginated_response_schema(schema)
+        paginated["properties"]["computed_at"] = {
+            "type": "string", "format": "date-time", "nullable": True, "example": "2026-12-03T09:00:12.301+08:00",
+            "description": "When the reminder sweep last computed the whole list (null: not yet); a pilot whose "
+                           "reports or plan changed since has been recomputed after the change (each entry's "
+                           "own `computed_at`).",
+        }
+        paginated["required"] = [*paginated.get("required", []), "computed_at"]
+        return paginated
 
 
 _OVERDUE_PARAMS = {"prefecture", "pilot", "kind", "level"}
 
 
 class OverdueView(generics.ListAPIView):
-    """What is due soon or overdue right now, computed on request from the enabled reminder rules."""
+    """What is due soon or overdue, as the reminder detection last stored it (nothing is detected on read)."""
 
     serializer_class = OverdueEntrySerializer
     filter_backends: list = []  # parameters are checked by ``_params``
-    queryset = Reminder.objects.none()  # for the schema only: entries are computed, not stored
+    pagination_class = OverduePagination
+    queryset = CurrentOverdueItem.objects.none()  # for the schema; ``get_queryset`` reads the selector
 
     @extend_schema(
         summary="List what is overdue now",
         description=(
-            "Every item due soon or overdue today, at its highest current level (`due_soon`, `overdue`, "
+            "Every item due soon or overdue, at its highest current level (`due_soon`, `overdue`, "
             "`repeat`, `escalation`): unsubmitted quarterly reports, milestones passed below target, returned "
-            "reports not resubmitted, submitted reports not reviewed. A prefecture office sees its own pilots."
+            "reports not resubmitted, submitted reports not reviewed. A prefecture office sees its own pilots, "
+            "a department the sub-tasks assigned to it. Most urgent first: escalated, then repeated, overdue "
+            "and due soon, each oldest due date first. The list is the one the reminder sweep computed "
+            "(`computed_at`), with each pilot recomputed after a change to its reports or plan; `count` is "
+            "the whole list's. `link` is the item's dashboard page, `api_url` the item in this API."
         ),
         parameters=[
             OpenApiParameter("prefecture", str, description="Prefecture code, e.g. 510100."),
@@ -169,23 +222,9 @@ class OverdueView(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        request = self.request
-        params = self._params(request)
-        actor = actor_for(request)
-        visible = set(Pilot.objects.visible_to(actor).values_list("pk", flat=True))
-        entries = [e for e in overdue_now(today=timezone.localdate()) if e.item.pilot.pk in visible]
-        if actor.department_id is not None:
-            entries = [e for e in entries if e.item.subtask.assignments.filter(department_id=actor.department_id).exists()]
-        if "prefecture" in params:
-            entries = [e for e in entries if e.item.pilot.prefecture.code == params["prefecture"]]
-        if "pilot" in params:
-            entries = [e for e in entries if e.item.pilot.pk == params["pilot"]]
-        if "kind" in params:
-            entries = [e for e in entries if e.item.kind == params["kind"]]
-        if "level" in params:
-            entries = [e for e in entries if e.level == params["level"]]
-        entries.sort(key=lambda e: (e.item.due_on, e.item.pilot.code, e.item.subtask.code, e.item.kind))
-        return entries
+        params = self._params(self.request)
+        return overdue_items(actor=actor_for(self.request), prefecture=params.get("prefecture"),
+                             pilot_id=params.get("pilot"), kind=params.get("kind"), level=params.get("level"))
 
     @staticmethod
     def _params(request) -> dict:

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('pilots', '0007_reminder_fk_indexes'),
+        ('pilots', '0008_overdue_items'),
     ]
 
     operations = [

@@ -3,7 +3,10 @@ from pilots.models.completion import (
 )
 from pilots.models.plans import Milestone, PlanItem
 from pilots.models.registry import Membership, Organisation, Pilot, PilotQuerySet, PilotStateChange, Prefecture
-from pilots.models.reminders import Notification, Reminder, ReminderKind, ReminderLevel, ReminderRule
+from pilots.models.reminders import (
+    LEVEL_URGENCY, CurrentOverdueItem, Notification, OverdueListComputation, Reminder, ReminderKind, ReminderLevel,
+    ReminderRule,
+)
 from pilots.models.reports import ProgressReport, ReportAttachment, ReportTransition
 from pilots.models.webhooks import WebhookDelivery, WebhookEvent, WebhookSubscription
 
@@ -11,6 +14,7 @@ __all__ = [
     "CompletionRollup", "CompletionSettings", "ForecastStatus", "ReportingRate", "ScheduleStatus", "SubtaskCompletion",
     "Membership", "Milestone", "Organisation", "Pilot", "PilotQuerySet", "PilotStateChange", "PlanItem",
     "Prefecture", "ProgressReport", "ReportAttachment", "ReportTransition",
-    "Notification", "Reminder", "ReminderKind", "ReminderLevel", "ReminderRule",
+    "LEVEL_URGENCY", "CurrentOverdueItem", "Notification", "OverdueListComputation", "Reminder", "ReminderKind",
+    "ReminderLevel", "ReminderRule",
     "WebhookDelivery", "WebhookEvent", "WebhookSubscription",
 ]

@@ -146,7 +146,8 @@ class Notification(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     title = models.CharField(_("title"), max_length=200)
     body = models.TextField(_("body"), blank=True)
-    link = models.URLField(_("link"), max_length=500, blank=True)
+    link = models.URLField(_("link"), max_length=500, blank=True, help_text=_("The page for a person."))
+    api_url = models.URLField(_("API URL"), max_length=500, blank=True, help_text=_("The same thing in the API."))
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
 
@@ -164,3 +165,55 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+# Most urgent first: the order ``/overdue/`` lists levels in (a column, so the database sorts by it).
+LEVEL_URGENCY = {ReminderLevel.ESCALATION: 0, ReminderLevel.REPEAT: 1, ReminderLevel.OVERDUE: 2,
+                 ReminderLevel.DUE_SOON: 3}
+
+
+class CurrentOverdueItem(models.Model):
+    """One item due soon or overdue, at its highest level, as the reminder detection last found it.
+
+    Written, never computed on read: the sweep replaces the whole list and a change to a pilot's
+    reports or plan replaces that pilot's items (``pilots.services.overdue``); ``/overdue/`` and the
+    dashboard read it, with ``computed_at`` saying as of when.
+    """
+
+    item_key = models.CharField(_("item"), max_length=120, unique=True)
+    kind = models.CharField(_("kind"), max_length=20, choices=ReminderKind.choices)
+    level = models.CharField(_("level"), max_length=12, choices=ReminderLevel.choices)
+    urgency = models.PositiveSmallIntegerField(_("urgency"), help_text=_("0: the most urgent level."))
+    occurrence = models.DateField(_("occurrence"))
+    pilot = models.ForeignKey("pilots.Pilot", on_delete=models.CASCADE, related_name="+")
+    subtask = models.ForeignKey("tasks_app.SubTask", on_delete=models.CASCADE, related_name="+")
+    period = models.CharField(_("period"), max_length=6, blank=True)
+    report = models.ForeignKey("pilots.ProgressReport", null=True, blank=True, on_delete=models.CASCADE,
+                               related_name="+")
+    milestone = models.ForeignKey("pilots.Milestone", null=True, blank=True, on_delete=models.CASCADE,
+                                  related_name="+")
+    due_on = models.DateField(_("due on"))
+    computed_at = models.DateTimeField(_("computed at"))
+
+    class Meta:
+        verbose_name = _("current overdue item")
+        verbose_name_plural = _("current overdue items")
+        # Most urgent level first, then the oldest due date (then a stable tie-break).
+        ordering = ["urgency", "due_on", "pilot__code", "subtask__code", "kind", "item_key"]
+        indexes = [models.Index(fields=["urgency", "due_on"], name="overdue_item_urgency_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.item_key} {self.level}"
+
+
+class OverdueListComputation(models.Model):
+    """When the whole overdue list was last computed (one row): the list's "as of", even when it is empty."""
+
+    computed_at = models.DateTimeField(_("computed at"), null=True, blank=True, help_text=_("Empty: never yet."))
+
+    class Meta:
+        verbose_name = _("overdue list computation")
+        verbose_name_plural = _("overdue list computations")
+
+    def __str__(self) -> str:
+        return str(self.computed_at)

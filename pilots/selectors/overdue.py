@@ -1,23 +1,49 @@
-"""How many items are overdue (or due soon) today, by level: what ``/metrics`` reports.
-
-One function, so that the body can change with how overdue items are found: today it runs the
-reminder detectors (``pilots.services.reminders.overdue_now``, what ``GET /overdue/`` lists), a few
-queries per reminder rule whatever the number of items; when overdue items are stored in a table of
-their own, it becomes one ``GROUP BY level`` over that table, with the same result.
-"""
+"""Reads of the stored overdue list (``pilots.services.overdue`` writes it): filtered, scoped and ordered
+in the database, at a cost that does not grow with the list."""
 
 from __future__ import annotations
 
-from collections import Counter
+import datetime as dt
 
-from django.utils import timezone
+from django.db.models import Count, Exists, OuterRef, QuerySet
 
-from pilots.models.reminders import ReminderLevel
+from pilots.models import CurrentOverdueItem, OverdueListComputation, Pilot, ReminderLevel
+from tasks_app.models import SubTaskDepartment
+
+
+def overdue_items(*, actor, prefecture: str | None = None, pilot_id: int | None = None, kind: str | None = None,
+                  level: str | None = None) -> QuerySet[CurrentOverdueItem]:
+    """The stored items the actor may see, most urgent first (level, then the oldest due date).
+
+    A prefecture office sees its own pilots; a department, the items of the sub-tasks assigned to it.
+    """
+    items = CurrentOverdueItem.objects.filter(pilot__in=Pilot.objects.visible_to(actor).values("pk"))
+    if actor.department_id is not None:
+        items = items.filter(Exists(SubTaskDepartment.objects.filter(
+            subtask_id=OuterRef("subtask_id"), department_id=actor.department_id)))
+    if prefecture is not None:
+        items = items.filter(pilot__prefecture__code=prefecture)
+    if pilot_id is not None:
+        items = items.filter(pilot_id=pilot_id)
+    if kind is not None:
+        items = items.filter(kind=kind)
+    if level is not None:
+        items = items.filter(level=level)
+    # pilot, subtask: the entries' nested objects (with the prefecture and task they name by code)
+    return items.select_related("pilot__prefecture", "subtask__task")
+
+
+def overdue_computed_at() -> dt.datetime | None:
+    """When the whole list was last computed (None: never); a pilot changed since has fresher items."""
+    return OverdueListComputation.objects.filter(pk=1).values_list("computed_at", flat=True).first()
 
 
 def overdue_counts_by_level() -> dict[str, int]:
-    """Items at each reminder level today (every level present, 0 when none), counted once per item."""
-    from pilots.services.reminders import overdue_now
+    """How many items are stored at each level, province-wide (every level present, 0 when none)."""
+    counts = dict.fromkeys(ReminderLevel.values, 0)
+    counts.update(CurrentOverdueItem.objects.order_by().values("level").annotate(n=Count("pk"))
+                  .values_list("level", "n"))
+    return counts
 
-    counts = Counter(entry.level for entry in overdue_now(today=timezone.localdate()))
-    return {level: counts.get(level, 0) for level in ReminderLevel.values}
+
+__all__ = ["overdue_computed_at", "overdue_counts_by_level", "overdue_items"]

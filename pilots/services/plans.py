@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from pilots.models import Milestone, Pilot, PlanItem
+from pilots.services.overdue import overdue_changed
 from smartcity.audit import ChangeContext, audit_record, snapshot
 from smartcity.concurrency import bump_version, lock_version
 from smartcity.exceptions import InvalidTransition
@@ -233,3 +234,4 @@ def _locked_plan_item(plan_item_id: int, expected_version: int | None) -> PlanIt
 def _schedule_changed(pilot_id: int) -> None:
     """Milestones and plans feed the schedule variance: recompute the pilot's completion after commit."""
     outbox_enqueue(task="pilots.recompute_pilot_completion", kwargs={"pilot_id": pilot_id})
+    overdue_changed(pilot_id=pilot_id)  # a milestone moved or met: what is overdue changes too

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, models, transaction
 from django.db.models import Count, DecimalField, Exists, F, OuterRef, Subquery, Value
@@ -43,7 +42,9 @@ from pilots.models import (
     ReminderRule,
 )
 from pilots.models.webhooks import WebhookEvent
+from pilots.links import item_links
 from pilots.periods import Period, periods_between
+from pilots.services.overdue import overdue_computed_on, overdue_store
 from pilots.services.webhooks import webhook_event_enqueue
 from smartcity.audit import ChangeContext, audit_record, snapshot
 from smartcity.workdays import add_working_days, is_working_day, working_days_between
@@ -90,15 +91,27 @@ class OverdueItem:
     period: str = ""
     report_id: int | None = None
     milestone_id: int | None = None
-    path: str = ""
+
+    @cached_property
+    def _links(self) -> tuple[str, str]:
+        return item_links(kind=self.kind, pilot_id=self.pilot.pk, subtask_code=self.subtask.code, period=self.period,
+                          report_id=self.report_id, milestone_id=self.milestone_id)
 
     @property
     def link(self) -> str:
-        return f"{settings.SITE_URL}{self.path}"
+        """The page a person is sent to."""
+        return self._links[0]
+
+    @property
+    def api_url(self) -> str:
+        """The same item in the API, for an integrator."""
+        return self._links[1]
 
 
-def _not_revoked_pilots():
-    return Pilot.objects.exclude(state=Pilot.State.REVOKED)
+def _not_revoked_pilots(pilot_id: int | None = None):
+    """The pilots reminded of: every one not revoked, or only ``pilot_id`` (a change's scope)."""
+    pilots = Pilot.objects.exclude(state=Pilot.State.REVOKED)
+    return pilots if pilot_id is None else pilots.filter(pk=pilot_id)
 
 
 # Ids per ``IN (…)`` list: below SQLite's lowest limit on query parameters (999).
@@ -117,7 +130,7 @@ def _pilots_and_subtasks(rows, pilot_at: int, subtask_at: int) -> tuple[dict[int
     return pilots, subtasks
 
 
-def overdue_reports_missing(*, today: dt.date, rule: ReminderRule) -> list[OverdueItem]:
+def overdue_reports_missing(*, today: dt.date, rule: ReminderRule, pilot_id: int | None = None) -> list[OverdueItem]:
     """(a) A quarter's report per pilot × sub-task not submitted by the programme's deadline.
 
     Only quarters the pilot's construction window overlaps; revoked pilots are left out. A report that
@@ -125,7 +138,7 @@ def overdue_reports_missing(*, today: dt.date, rule: ReminderRule) -> list[Overd
     """
     items: list[OverdueItem] = []
     for programme in Programme.objects.filter(pilots__isnull=False).distinct():
-        pilots = _not_revoked_pilots().filter(programme=programme)
+        pilots = _not_revoked_pilots(pilot_id).filter(programme=programme)
         candidates = list(pilots)  # once, in their order; each quarter takes those whose window overlaps it
         if not candidates:
             continue
@@ -157,14 +170,13 @@ def overdue_reports_missing(*, today: dt.date, rule: ReminderRule) -> list[Overd
                              .values_list("pilot_id", "subtask_id"))
             items += [
                 OverdueItem(kind=ReminderKind.REPORT_MISSING, key=f"report:{pilot.pk}:{subtask.pk}:{label}",
-                            pilot=pilot, subtask=subtask, due_on=due_on, period=label,
-                            path=f"/api/v1/reports/?pilot={pilot.pk}&subtask={subtask.pk}&period={label}")
+                            pilot=pilot, subtask=subtask, due_on=due_on, period=label)
                 for pilot in missing for subtask in subtasks if (pilot.pk, subtask.pk) not in filed
             ]
     return items
 
 
-def overdue_milestones(*, today: dt.date, rule: ReminderRule) -> list[OverdueItem]:
+def overdue_milestones(*, today: dt.date, rule: ReminderRule, pilot_id: int | None = None) -> list[OverdueItem]:
     """(b) The latest milestone that has come due whose pilot's latest approved percent is below target."""
     latest_approved = (
         ProgressReport.objects.filter(pilot_id=OuterRef("plan_item__pilot_id"), subtask_id=OuterRef("plan_item__subtask_id"),
@@ -175,7 +187,7 @@ def overdue_milestones(*, today: dt.date, rule: ReminderRule) -> list[OverdueIte
     later_due = Milestone.objects.filter(plan_item_id=OuterRef("plan_item_id"), due_on__gt=OuterRef("due_on"),
                                          due_on__lte=horizon)
     rows = list(
-        Milestone.objects.filter(due_on__lte=horizon, plan_item__pilot__in=_not_revoked_pilots())
+        Milestone.objects.filter(due_on__lte=horizon, plan_item__pilot__in=_not_revoked_pilots(pilot_id))
         .alias(approved=Coalesce(Subquery(latest_approved), Value(Decimal(0)),
                                  output_field=DecimalField(max_digits=4, decimal_places=1)))
         .filter(approved__lt=F("target_percent"))
@@ -185,36 +197,36 @@ def overdue_milestones(*, today: dt.date, rule: ReminderRule) -> list[OverdueIte
     pilots, subtasks = _pilots_and_subtasks(rows, 2, 3)
     return [
         OverdueItem(kind=ReminderKind.MILESTONE_BEHIND, key=f"milestone:{pk}", pilot=pilots[pilot_id],
-                    subtask=subtasks[subtask_id], due_on=due_on, milestone_id=pk, path=f"/api/v1/milestones/{pk}/")
+                    subtask=subtasks[subtask_id], due_on=due_on, milestone_id=pk)
         for pk, due_on, pilot_id, subtask_id in rows
     ]
 
 
-def overdue_returned_reports(*, today: dt.date, rule: ReminderRule) -> list[OverdueItem]:
+def overdue_returned_reports(*, today: dt.date, rule: ReminderRule, pilot_id: int | None = None) -> list[OverdueItem]:
     """(c) A returned report not resubmitted within ``grace_days`` calendar days of its return."""
     earliest_due_soon = today - dt.timedelta(days=max(rule.grace_days - rule.due_soon_days, 0))
     rows = list(
         ProgressReport.objects.filter(state=ProgressReport.State.RETURNED, is_current=True,
-                                      reviewed_at__date__lte=earliest_due_soon, pilot__in=_not_revoked_pilots())
+                                      reviewed_at__date__lte=earliest_due_soon, pilot__in=_not_revoked_pilots(pilot_id))
         .values_list("pk", "pilot_id", "subtask_id", "period", "reviewed_at")
     )
     pilots, subtasks = _pilots_and_subtasks(rows, 1, 2)
     return [
         OverdueItem(kind=ReminderKind.RETURNED_STALE, key=f"returned:{pk}:{int(reviewed_at.timestamp())}",
                     pilot=pilots[pilot_id], subtask=subtasks[subtask_id], period=period, report_id=pk,
-                    due_on=timezone.localdate(reviewed_at) + dt.timedelta(days=rule.grace_days),
-                    path=f"/api/v1/reports/{pk}/")
+                    due_on=timezone.localdate(reviewed_at) + dt.timedelta(days=rule.grace_days))
         for pk, pilot_id, subtask_id, period, reviewed_at in rows
     ]
 
 
-def overdue_reviews(*, today: dt.date, rule: ReminderRule) -> list[OverdueItem]:
+def overdue_reviews(*, today: dt.date, rule: ReminderRule, pilot_id: int | None = None) -> list[OverdueItem]:
     """(d) A submitted report not reviewed within ``grace_days`` working days of its submission."""
     # N working days after a date are at least N calendar days after it: a cheap pre-filter.
     earliest_due_soon = today - dt.timedelta(days=max(rule.grace_days - rule.due_soon_days, 0))
     rows = list(
         ProgressReport.objects.filter(state=ProgressReport.State.SUBMITTED, is_current=True,
-                                      submitted_at__date__lte=earliest_due_soon, pilot__in=_not_revoked_pilots())
+                                      submitted_at__date__lte=earliest_due_soon,
+                                      pilot__in=_not_revoked_pilots(pilot_id))
         .values_list("pk", "pilot_id", "subtask_id", "period", "submitted_at")
     )
     pilots, subtasks = _pilots_and_subtasks(rows, 1, 2)
@@ -228,8 +240,7 @@ def overdue_reviews(*, today: dt.date, rule: ReminderRule) -> list[OverdueItem]:
         if today >= due_on - dt.timedelta(days=rule.due_soon_days):
             items.append(OverdueItem(
                 kind=ReminderKind.REVIEW_STALE, key=f"review:{pk}:{int(submitted_at.timestamp())}",
-                pilot=pilots[pilot_id], subtask=subtasks[subtask_id], period=period, report_id=pk, due_on=due_on,
-                path=f"/api/v1/reports/{pk}/"))
+                pilot=pilots[pilot_id], subtask=subtasks[subtask_id], period=period, report_id=pk, due_on=due_on))
     return items
 
 
@@ -285,18 +296,45 @@ class OverdueEntry:
     occurrence: dt.date
 
 
-def overdue_now(*, today: dt.date, rules: list[ReminderRule] | None = None) -> list[OverdueEntry]:
-    """Every item due soon or overdue today with its highest current level (what ``/overdue/`` lists)."""
-    rules = rules if rules is not None else list(ReminderRule.objects.filter(enabled=True))
-    entries = []
+@dataclass
+class _Detected:
+    rule: ReminderRule
+    item: OverdueItem
+    levels: list[tuple[str, dt.date]]  # every level reached today, the highest last
+
+
+def _detect(*, today: dt.date, rules: list[ReminderRule], pilot_id: int | None = None) -> list[_Detected]:
+    """The one rule for what is due: every item of ``rules`` that has reached a level today."""
+    detected = []
     for rule in rules:
         levels_on = _levels_by_due_date(today=today, rule=rule)
-        for item in DETECTORS[rule.kind](today=today, rule=rule):
+        for item in DETECTORS[rule.kind](today=today, rule=rule, pilot_id=pilot_id):
             levels = levels_on(item.due_on)
             if levels:
-                level, occurrence = levels[-1]
-                entries.append(OverdueEntry(item=item, level=level, occurrence=occurrence))
-    return entries
+                detected.append(_Detected(rule, item, levels))
+    return detected
+
+
+def _entries(detected: list[_Detected]) -> list[OverdueEntry]:
+    return [OverdueEntry(item=d.item, level=d.levels[-1][0], occurrence=d.levels[-1][1]) for d in detected]
+
+
+def overdue_now(*, today: dt.date, rules: list[ReminderRule] | None = None,
+                pilot_id: int | None = None) -> list[OverdueEntry]:
+    """Every item due soon or overdue today with its highest current level (what ``/overdue/`` stores)."""
+    rules = rules if rules is not None else list(ReminderRule.objects.filter(enabled=True))
+    return _entries(_detect(today=today, rules=rules, pilot_id=pilot_id))
+
+
+def overdue_refresh(*, now: dt.datetime | None = None, pilot_id: int | None = None) -> int:
+    """Detect what is overdue now and store it: every item, or only ``pilot_id``'s (after a change to it).
+
+    What a report submitted, reviewed or a milestone met leaves overdue is exactly what the sweep would
+    find: the same detection, limited to the pilot. Returns the items stored.
+    """
+    now = now or timezone.now()
+    entries = overdue_now(today=timezone.localdate(now), pilot_id=pilot_id)
+    return overdue_store(entries, computed_at=now, pilot_id=pilot_id)
 
 
 # --- 2. Record --------------------------------------------------------------------------------------
@@ -394,16 +432,21 @@ def reminders_record(*, today: dt.date, hour: int) -> int:
     rules = [rule for rule in ReminderRule.objects.filter(enabled=True) if rule.send_hour <= hour]
     if not rules:
         return 0
+    return _record(_detect(today=today, rules=rules))
+
+
+def _record(detected: list[_Detected]) -> int:
+    if not detected:
+        return 0
     directory = _Directory.load()
     rows = []
-    for entry_rule in rules:
-        levels_on = _levels_by_due_date(today=today, rule=entry_rule)
-        for item in DETECTORS[entry_rule.kind](today=today, rule=entry_rule):
-            about = (item.pilot.pk, item.subtask.pk, item.period, item.report_id, item.milestone_id, item.due_on,
-                     item.link)
-            for level, occurrence in levels_on(item.due_on):
-                for recipient in directory.recipients(item, level):
-                    rows.append((item.key, item.kind, level, occurrence, *recipient.columns, *about))
+    for found in detected:
+        item = found.item
+        about = (item.pilot.pk, item.subtask.pk, item.period, item.report_id, item.milestone_id, item.due_on,
+                 item.link)
+        for level, occurrence in found.levels:
+            for recipient in directory.recipients(item, level):
+                rows.append((item.key, item.kind, level, occurrence, *recipient.columns, *about))
     _reminders_insert(rows)
     return len(rows)
 
@@ -522,15 +565,29 @@ def reminders_sweep(*, now: dt.datetime | None = None, channels=None) -> dict[st
     now = now or timezone.now()
     local = timezone.localtime(now)
     if not is_working_day(local.date()):
+        _overdue_refresh_if_stale(now)
         return {"skipped": "not a working day"}
-    if not ReminderRule.objects.filter(enabled=True, send_hour__lte=local.hour).exists():
+    rules = list(ReminderRule.objects.filter(enabled=True))
+    if not any(rule.send_hour <= local.hour for rule in rules):
+        _overdue_refresh_if_stale(now)
         return {"skipped": "before the send hour"}
-    recorded = reminders_record(today=local.date(), hour=local.hour)
+    # One detection for both: the stored overdue list (every enabled rule) and the reminders due now.
+    detected = _detect(today=local.date(), rules=rules)
+    overdue_store(_entries(detected), computed_at=now)
+    recorded = _record([found for found in detected if found.rule.send_hour <= local.hour])
     result = reminders_deliver_pending(now=now, run_id=uuid.uuid4().hex, channels=channels)
     return {"recorded": recorded, **result}
 
 
+def _overdue_refresh_if_stale(now: dt.datetime) -> None:
+    """Outside the sending hours the stored list is recomputed once a day, when the date moves on (an item
+    becomes due soon or overdue by the calendar alone); changes to a pilot refresh its items meanwhile."""
+    if overdue_computed_on() != timezone.localdate(now):
+        overdue_refresh(now=now)
+
+
 __all__ = [
     "CLAIM_TIMEOUT", "DETECTORS", "OverdueEntry", "OverdueItem", "Period", "item_levels", "overdue_now",
+    "overdue_refresh",
     "reminder_rules_ensure", "reminders_deliver_pending", "reminders_record", "reminders_sweep",
 ]

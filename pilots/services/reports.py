@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 
 from pilots.models import Pilot, ProgressReport, ReportTransition
 from pilots.periods import Period
+from pilots.services.overdue import overdue_changed
 from pilots.services.webhooks import webhook_report_transition
 from smartcity.audit import ChangeContext, audit_record, snapshot
 from smartcity.concurrency import bump_version, lock_version
@@ -260,6 +261,7 @@ def _transition(report: ProgressReport, action: str, to_state: str, context: Cha
 def _completion_changed(report: ProgressReport) -> None:
     """Have the pilot's completion recomputed once this transaction commits (through the outbox)."""
     outbox_enqueue(task="pilots.recompute_pilot_completion", kwargs={"pilot_id": report.pilot_id})
+    overdue_changed(pilot_id=report.pilot_id)  # submitted, reviewed: what is overdue changes too
 
 
 def _submit(report: ProgressReport, context: ChangeContext, *, history: list | None = None

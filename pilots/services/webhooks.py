@@ -39,17 +39,19 @@ import ssl
 import time
 import uuid
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from pilots.links import reminder_api_url, report_api, report_page
 from pilots.models import Notification, ProgressReport
 from pilots.models.webhooks import MAX_CONSECUTIVE_FAILURES, WebhookDelivery, WebhookEvent, WebhookSubscription
 from pilots.services.webhook_targets import Target, TargetRefused, resolve_target
 from smartcity.audit import ChangeContext, audit_record, snapshot
+from smartcity.links import site_url
 from smartcity.outbox import outbox_enqueue
+from smartcity.timefmt import local_iso
 
 SIGNATURE_HEADER = "X-Smartcity-Signature"
 TIMEOUT_SECONDS = 10
@@ -161,7 +163,7 @@ def webhook_event_enqueue(*, event: str, ref: dict) -> None:
 
 def _enqueue(event: str, data: dict) -> None:
     outbox_enqueue(task="pilots.deliver_webhooks", kwargs={
-        "event": event, "event_id": uuid.uuid4().hex, "created_at": timezone.now().isoformat(), "data": data})
+        "event": event, "event_id": uuid.uuid4().hex, "created_at": local_iso(timezone.now()), "data": data})
 
 
 def webhook_report_transition(*, report: ProgressReport, action: str, comment: str = "") -> None:
@@ -177,9 +179,8 @@ def _report_payload(report: ProgressReport) -> dict:
         "report": report.pk, "pilot": report.pilot.code, "prefecture": report.pilot.prefecture.code,
         "subtask": report.subtask.code, "period": report.period, "revision": report.revision,
         "state": report.state, "percent_complete": str(report.percent_complete),
-        "submitted_at": report.submitted_at.isoformat() if report.submitted_at else None,
-        "reviewed_at": report.reviewed_at.isoformat() if report.reviewed_at else None,
-        "url": f"{settings.SITE_URL}/api/v1/reports/{report.pk}/",
+        "submitted_at": local_iso(report.submitted_at), "reviewed_at": local_iso(report.reviewed_at),
+        "url": report_api(report.pk), "link": report_page(report.pilot_id),
     }
 
 
@@ -192,11 +193,11 @@ def _payload(event: str, ref: dict) -> dict:
     if "reminders" in ref:
         from pilots.models import Reminder
 
-        reminders = Reminder.objects.filter(pk__in=ref["reminders"]).select_related("pilot").order_by("id")
+        reminders = Reminder.objects.filter(pk__in=ref["reminders"]).select_related("pilot", "subtask").order_by("id")
         data = {"reminders": [
             {"id": r.pk, "item": r.item_key, "kind": r.kind, "level": r.level, "occurrence": r.occurrence.isoformat(),
              "channel": r.channel, "pilot": r.pilot.code, "period": r.period, "due_on": r.due_on.isoformat(),
-             "link": r.link, "sent_at": r.sent_at.isoformat() if r.sent_at else None}
+             "link": r.link, "api_url": reminder_api_url(r), "sent_at": local_iso(r.sent_at)}
             for r in reminders
         ]}
     return data
@@ -210,7 +211,7 @@ def webhook_deliveries_record(*, event: str, event_id: str, data: dict | None = 
     ``ref``, and its payload is read now."""
     if data is None:
         data = _payload(event, ref or {})
-    body = json.dumps({"id": event_id, "event": event, "created_at": created_at or timezone.now().isoformat(),
+    body = json.dumps({"id": event_id, "event": event, "created_at": created_at or local_iso(timezone.now()),
                        "data": data}, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     ids = []
     for subscription in _subscribers(event):
@@ -339,5 +340,7 @@ def _record_failure(delivery: WebhookDelivery, subscription: WebhookSubscription
             user=subscription.owner,
             title=f"Webhook disabled after {MAX_CONSECUTIVE_FAILURES} failures / 推送地址连续失败已停用",
             body=f"{subscription.url}: {exc}. Fix the endpoint, then set the subscription active again.",
-            link=f"{settings.SITE_URL}/api/v1/webhooks/{subscription.pk}/",
+            # Integrators use the API alone: the subscription's page is its API URL.
+            link=site_url(f"/api/v1/webhooks/{subscription.pk}/"),
+            api_url=site_url(f"/api/v1/webhooks/{subscription.pk}/"),
         )

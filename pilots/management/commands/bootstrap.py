@@ -17,7 +17,7 @@ from pilots.models import Organisation
 from pilots.services.demo import DEMO_PROGRAMME_CODE, demo_accounts_ensure, demo_pilots_ensure
 from pilots.services.demo_progress import demo_completion_history, demo_progress_ensure
 from pilots.services.registry import organisations_ensure, registry_load_pilots, registry_load_prefectures
-from pilots.services.reminders import reminder_rules_ensure
+from pilots.services.reminders import overdue_refresh, reminder_rules_ensure
 from smartcity.audit import ChangeContext
 from smartcity.calendar_seed import seed_calendar
 from smartcity.models import CalendarDay, CalendarRevision, CalendarYear
@@ -61,6 +61,8 @@ class Command(BaseCommand):
         self.step("提醒规则 / reminder rules", reminder_rules_ensure(context=context))
         if demo:
             self.load_demo(context)
+        # The pages and /overdue/ read the stored list: compute it now rather than at the first sweep.
+        self.stdout.write(f"逾期清单 / overdue list: 已计算 / computed {overdue_refresh()}")
 
     def load_demo(self, context: ChangeContext) -> None:
         password = settings.DEMO_PASSWORD

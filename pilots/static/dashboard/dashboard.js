@@ -26,6 +26,9 @@
       forecast: "预计完成日期", includesDemo: "含演示数据", demoPilots: "演示试点(不计入目标)",
       forecasts: {behind_trend: "落后于自身趋势", not_rising: "无上升趋势", beyond_horizon: "十年内无法完成",
         insufficient_data: "已审核季度不足两个"},
+      overdueShown: function (a, b, m) { return a === 1 ? "显示前 " + b + " 项，共 " + m + " 项。" : "显示第 " + a + "–" + b + " 项，共 " + m + " 项。"; },
+      computedAt: function (t) { return "清单计算于 " + t + "。"; }, overduePages: "逾期事项分页",
+      previousPage: "上一页", nextPage: "下一页",
       showing: function (n, m) { return "显示最紧急的 " + n + " 项,共 " + m + " 项。"; }, demo: "演示 / demo", overall: "总体", goalOf: "目标",
       states: {draft: "草稿", submitted: "已提交", approved: "已通过", returned: "已退回"},
       kind: "事项", level: "级别",
@@ -47,6 +50,9 @@
       demoPilots: "Demo pilots (not counted towards the goal)",
       forecasts: {behind_trend: "behind its own trend", not_rising: "no rising trend",
         beyond_horizon: "more than 10 years away", insufficient_data: "fewer than two approved quarters"},
+      overdueShown: function (a, b, m) { return a === 1 ? "Showing the first " + b + " of " + m + "." : "Showing " + a + "–" + b + " of " + m + "."; },
+      computedAt: function (t) { return "List computed " + t + "."; }, overduePages: "Overdue items, pages",
+      previousPage: "Previous page", nextPage: "Next page",
       showing: function (n, m) { return "The " + n + " most urgent of " + m + "."; }, demo: "演示 / demo", overall: "Overall", goalOf: "goal",
       states: {draft: "draft", submitted: "submitted", approved: "approved", returned: "returned"},
       kind: "What", level: "Level",
@@ -233,22 +239,51 @@
 
   // --- Pilot × task heatmap and the behind-schedule list (overview and prefecture pages) ------------
 
-  // What is overdue now, from the same API integrators use: most urgent level first, then oldest.
-  var LEVEL_RANK = {escalation: 0, repeat: 1, overdue: 2, due_soon: 3};
+  // What is overdue, from the same API integrators use, in its order (most urgent level first, then
+  // oldest), one page at a time: the count is the API's, so every page says the same total.
+  var OVERDUE_PAGE = 50;
 
-  function overdueSection(filters) {
-    return list("/api/v1/overdue/", Object.assign({}, filters)).then(function (entries) {
-      entries.sort(function (a, b) {
-        return (LEVEL_RANK[a.level] - LEVEL_RANK[b.level]) || (a.due_on < b.due_on ? -1 : a.due_on > b.due_on ? 1 : 0);
-      });
-      var shown = entries.slice(0, BEHIND_LIMIT);
+  function overdueSection(filters, page) {
+    page = page || 1;
+    var params = Object.assign({}, filters, {page: page, page_size: OVERDUE_PAGE});
+    return api(withParams("/api/v1/overdue/", params)).then(function (data) {
+      var entries = data.results;
+      var first = (page - 1) * OVERDUE_PAGE + 1;
       var count = document.getElementById("overdue-count");
-      if (count) count.textContent = entries.length > BEHIND_LIMIT ? T.showing(shown.length, entries.length) : "";
+      if (count) {
+        var text = data.count > entries.length && entries.length ? T.overdueShown(first, first + entries.length - 1, data.count) : "";
+        if (data.computed_at) text += (text ? " " : "") + T.computedAt(data.computed_at.slice(0, 16).replace("T", " "));
+        count.textContent = text;
+      }
       table("overdue-table", [T.pilot, T.subtask, T.period, T.kind, T.level, T.due],
-        shown.map(function (e) {
+        entries.map(function (e) {
           return [pilotLink(e.pilot), e.subtask.code + " " + name(e.subtask), e.period || "—",
             T.kinds[e.kind] || e.kind, T.levels[e.level] || e.level, e.due_on];
         }));
+      overduePager(filters, page, data);
+    });
+  }
+
+  function overduePager(filters, page, data) {
+    var pager = document.getElementById("overdue-pages");
+    if (!pager) {
+      var anchor = document.getElementById("overdue-table");
+      if (!anchor) return;
+      pager = el("nav", {id: "overdue-pages", className: "pager", "aria-label": T.overduePages});
+      anchor.parentNode.insertBefore(pager, anchor.nextSibling);
+    }
+    pager.textContent = "";
+    if (!data.previous && !data.next) return;
+    [[T.previousPage, data.previous, page - 1], [T.nextPage, data.next, page + 1]].forEach(function (b) {
+      var button = el("button", {type: "button", text: b[0]});
+      if (!b[1]) button.disabled = true;
+      button.addEventListener("click", function () {
+        overdueSection(filters, b[2]).then(function () {
+          var heading = document.getElementById("h-overdue");
+          if (heading) heading.scrollIntoView();
+        });
+      });
+      pager.appendChild(button);
     });
   }
 

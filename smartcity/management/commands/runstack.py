@@ -92,7 +92,7 @@ class Command(BaseCommand):
             self._say(f"received {signal.Signals(signum).name}: stopping web, worker and beat…")
 
     def _run(self, children: list[Child], host: str, port: int, stop_timeout: float) -> int:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = child_environment(os.environ, host, port)
         try:
             # Every child is started before any reader thread, so no fork happens while a thread runs.
             for child in children:
@@ -200,6 +200,19 @@ class Command(BaseCommand):
         with self._output_lock:
             self.stdout.write(self.style.SUCCESS("\n".join(lines)))
             self.stdout.flush()
+
+
+def child_environment(environ, host: str, port: int) -> dict[str, str]:
+    """The children's environment: ``environ``, unbuffered, and ``SITE_URL`` on the port served when unset,
+    so every link the web and the worker build points at this very server."""
+    env = {**environ, "PYTHONUNBUFFERED": "1"}
+    if not env.get("SITE_URL"):
+        # A wildcard bind is reached through the loopback address; an IPv6 literal goes in brackets.
+        shown = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(host, host)  # nosec B104
+        if ":" in shown and not shown.startswith("["):
+            shown = f"[{shown}]"
+        env["SITE_URL"] = f"http://{shown}:{port}"
+    return env
 
 
 def _static_warning() -> list[str]:
