@@ -13,7 +13,7 @@ from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from pilots.models import Organisation, Reminder, WebhookSubscription
-from pilots.services.reminders import reminder_rules_ensure
+from pilots.services.reminders import overdue_refresh, reminder_rules_ensure
 from pilots.tasks import recompute_all_completion
 from smartcity.models import JobRun, OutboxMessage, WorkerHeartbeat
 from smartcity.tasks import relay_outbox
@@ -156,6 +156,7 @@ def test_only_get_is_answered(scraper, client):
 def test_the_gauges_tell_an_operator_what_is_wrong(scraper):
     with time_machine.travel(MORNING, tick=False):
         _scenario()
+        overdue_refresh()  # the sweep stores the overdue list; /metrics reads it
         values = samples(scraper())
 
     assert values[("smartcity_outbox_oldest_unsent_age_seconds", ())] == 600
@@ -234,6 +235,7 @@ def _scrape_queries(scraper) -> int:
 def test_a_scrape_costs_the_same_queries_for_one_row_or_many(scraper):
     with time_machine.travel(MORNING, tick=False):
         pilot, subtask = _scenario()
+        overdue_refresh()
         few = _scrape_queries(scraper)
 
         for n in range(2, 12):
@@ -246,6 +248,7 @@ def test_a_scrape_costs_the_same_queries_for_one_row_or_many(scraper):
             WebhookSubscription.objects.create(owner=member("integrator"), url=f"https://erp{n}.example.cn/hook",
                                                events=["report.approved"], secret="s" * 32, consecutive_failures=n)
             JobRun.objects.create(task=f"pilots.some_job_{n}", finished_at=timezone.now())
+        overdue_refresh()
         many = _scrape_queries(scraper)
         values = samples(scraper())
 
