@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from pilots.models import Notification, Reminder, ReminderRule, WebhookDelivery, WebhookSubscription
-from pilots.services.overdue import overdue_rules_changed
+from pilots.services.overdue import overdue_all_changed
 from smartcity.admin_audit import AuditedAdminMixin
 
 
@@ -18,7 +18,7 @@ class ReminderRuleAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        overdue_rules_changed()  # the stored overdue list follows the rules
+        overdue_all_changed()  # the stored overdue list follows the rules
 
 
 @admin.register(Reminder)

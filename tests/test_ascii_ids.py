@@ -8,7 +8,6 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from tests.factories import PrefectureFactory, member
-from tests.helpers import client_for
 from tests.test_api_reports import file_report, world  # noqa: F401  (two prefectures, their offices)
 
 FULL_WIDTH_ONE = "\uff11"  # "１", which Python's int() and \d read as 1

@@ -17,7 +17,7 @@ from django.core.management import CommandError, call_command
 
 from pilots.models import Notification, Organisation, ProgressReport, Reminder
 from pilots.services.calendar import calendar_year_notices
-from pilots.services.reminders import reminder_rules_ensure, reminders_sweep
+from pilots.services.reminders import overdue_refresh, reminder_rules_ensure, reminders_sweep
 from smartcity.models import AuditEntry, CalendarDay, CalendarNotice, CalendarRevision, CalendarYear, OutboxMessage
 from smartcity.workdays import calendar_expire, calendar_known, is_working_day
 from tests.factories import (
@@ -112,8 +112,14 @@ def test_a_holiday_marked_in_2027_moves_the_deadline_and_the_sweep_does_not_remi
         after = period(reader, "2027Q1", year=2027)
 
     assert after["due_date"] == "2027-04-06" and after["due_date_provisional"] is True
-    # The change enqueued the recompute of the stored reporting rates' deadlines, in its own transaction.
+    # The change enqueued the recompute of the stored reporting rates' deadlines and of the stored overdue
+    # list, in its own transaction; the relayed refresh lists the report as due on the Tuesday.
     assert OutboxMessage.objects.filter(task="pilots.recompute_all_completion").count() == 1
+    assert OutboxMessage.objects.filter(task="pilots.refresh_overdue").count() == 1
+    with time_machine.travel(at("2027-04-05"), tick=False):
+        overdue_refresh()
+        listed = reader.get("/api/v1/overdue/", {"kind": "report_missing"}).json()["results"]
+    assert [entry["due_on"] for entry in listed if entry["period"] == "2027Q1"] == ["2027-04-06"]
 
     with time_machine.travel(at("2027-04-05"), tick=False):
         assert reminders_sweep(now=at("2027-04-05")) == {"skipped": "not a working day"}
@@ -135,6 +141,7 @@ def test_a_change_far_from_any_deadline_enqueues_nothing(world):
                                   format="json")
     assert response.status_code == 201
     assert not OutboxMessage.objects.filter(task="pilots.recompute_all_completion").exists()
+    assert OutboxMessage.objects.filter(task="pilots.refresh_overdue").count() == 1  # waiting times count working days
 
 
 def test_reports_carry_their_period_due_date_without_a_query_per_row(world, django_assert_max_num_queries):

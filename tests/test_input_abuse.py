@@ -764,7 +764,7 @@ def test_ids_past_64_bits_in_integer_routes_and_filters_are_a_4xx(world, writes_
         (f"{MILESTONES}?plan_item={2**64}", 400),
         (f"{MILESTONES}?pilot=1e309", 400),
         (f"/api/v1/pilots/?batch={2**63}", 400),
-        (f"/api/v1/pilots/?batch=2020.5", 400),
+        ("/api/v1/pilots/?batch=2020.5", 400),
     ]
 
     def check(case):

@@ -3,8 +3,9 @@
 - ``calendar_deadlines_moved`` receives the platform's ``calendar_changed`` signal (connected in
   ``PilotsConfig.ready``) and, when a changed date can move a quarter's deadline, enqueues (through the
   outbox, in the changing transaction) today's completion recompute, which stores the reporting rates'
-  deadlines and "on time" counts. The reminder sweep computes its due dates from the calendar each run,
-  so it follows the change by itself.
+  deadlines and "on time" counts. Every change also has the stored overdue list recomputed (its due
+  dates, review waiting times and levels count working days); the reminder sweep computes its due dates
+  from the calendar each run, so it follows the change by itself.
 - ``calendar_year_notices`` (beat job ``pilots.calendar_year_notices``, daily) tells the provincial
   administrators, in the app and by e-mail, that a year's arrangement is missing: from 1 November of
   the year before until it is entered, at most once a day each.
@@ -23,6 +24,8 @@ from django.utils.translation import gettext as _
 
 from pilots.models import Membership, Notification, Organisation
 from pilots.periods import periods_between
+from pilots.services.overdue import overdue_all_changed
+from smartcity.links import site_url
 from smartcity.models import CalendarNotice
 from smartcity.outbox import outbox_enqueue
 from smartcity.workdays import known_years
@@ -36,9 +39,11 @@ NOTICE_FROM_MONTH = 11  # 1 November of the year before
 
 
 def calendar_deadlines_moved(*, dates: list[dt.date], **_signal_kwargs) -> bool:
-    """Enqueue today's recompute if one of ``dates`` can move a quarter's deadline of a programme with pilots."""
+    """Enqueue today's recompute if one of ``dates`` can move a quarter's deadline of a programme with pilots,
+    and the stored overdue list's recompute whatever the dates."""
     if not dates:
         return False
+    overdue_all_changed()
     for programme in Programme.objects.filter(pilots__isnull=False).distinct():
         due = dt.timedelta(days=programme.report_due_days)
         first, last = min(dates), max(dates)
@@ -75,13 +80,13 @@ def calendar_year_notices(*, today: dt.date | None = None) -> dict[str, int]:
                 with translation.override(membership.language):
                     title, body = _notice_text(missing)
                 Notification.objects.create(user=user, title=title, body=body,
-                                            link=f"{settings.SITE_URL}/admin/smartcity/calendarday/")
+                                            link=site_url("/admin/smartcity/calendarday/"))
         except IntegrityError:
             continue  # told today already (or by a run at the same time)
         notified += 1
         if user.email:
             try:
-                send_mail(title, f"{body}\n\n{settings.SITE_URL}/admin/smartcity/calendarday/",
+                send_mail(title, f"{body}\n\n{site_url('/admin/smartcity/calendarday/')}",
                           settings.DEFAULT_FROM_EMAIL, [user.email])
             except Exception:  # the in-app notice stands; tomorrow's run tells them again
                 logger.exception("calendar notice: could not e-mail %s", user.email)

@@ -58,9 +58,10 @@ def overdue_changed(*, pilot_id: int) -> None:
     outbox_enqueue(task="pilots.refresh_overdue", kwargs={"pilot_id": pilot_id})
 
 
-def overdue_rules_changed() -> None:
-    """Within a rule edit's transaction: have the whole list recomputed by the edited rules once it commits."""
+def overdue_all_changed() -> None:
+    """Within a transaction that changes what every item's due date or level depends on (the reminder rules,
+    the working-day calendar): have the whole list recomputed once it commits."""
     outbox_enqueue(task="pilots.refresh_overdue", kwargs={})
 
 
-__all__ = ["STORE_BATCH", "overdue_changed", "overdue_computed_on", "overdue_rules_changed", "overdue_store"]
+__all__ = ["STORE_BATCH", "overdue_changed", "overdue_computed_on", "overdue_all_changed", "overdue_store"]
