@@ -140,18 +140,19 @@ def test_work_the_relay_sends_later_still_carries_the_id_of_the_request_that_cau
     # The send on commit did not happen (as when the broker is down): the message waits for the relay.
     response = _submit(client_for(reporter, can_write=True), pilot, subtask, HTTP_X_REQUEST_ID=REQUEST_ID)
     assert response.status_code == 201, response.json()
-    assert OutboxMessage.objects.get().dispatched_at is None
+    waiting = OutboxMessage.objects.filter(dispatched_at__isnull=True).count()
+    assert waiting == OutboxMessage.objects.count() >= 1  # the recompute and the overdue refresh it causes
 
     # The relay runs as a task of its own, with its own request ID.
     token = current_request_id.set("relay-task-run-0002")
     try:
         with time_machine.travel(timezone.now() + dt.timedelta(seconds=30), tick=False):
-            assert outbox_relay() == 1
+            assert outbox_relay() == waiting
     finally:
         current_request_id.reset(token)
 
-    [(_task, headers)] = published
-    assert headers[REQUEST_ID_HEADER] == REQUEST_ID
+    assert len(published) == waiting
+    assert {headers[REQUEST_ID_HEADER] for _task, headers in published} == {REQUEST_ID}
 
 
 @pytest.mark.django_db
