@@ -152,6 +152,12 @@ def test_the_province_reads_drills_down_approves_and_exports(demo, browser, live
     wait_loaded(page)
     assert page.url.startswith(f"{live_server.url}/dashboard/pilots/{report.pilot_id}/")
     _assert_charts_drawn(page, ["chart-subtasks", "chart-pilot-history"])
+    # The pilot's reports: as many rows as the API counts, or a page of 50 that says it is one of them.
+    reports = page.evaluate(f"fetch('/api/v1/reports/?pilot={report.pilot_id}', {{headers: {{Accept: 'application/json'}}}})"
+                            ".then(r => r.json()).then(d => d.count)")
+    rows = page.locator("#reports-table tbody tr").count()
+    status = page.text_content("#reports-count")
+    assert (rows, status) == ((50, f"显示前 50 项，共 {reports} 项。") if reports > 50 else (reports, "")), status
 
     page.click(f"#reports-table button.approve[data-report='{report.pk}']")
     page.wait_for_selector(f"#reports-table button.approve[data-report='{report.pk}']", state="detached")

@@ -248,8 +248,6 @@
     return parts;
   }
 
-  // --- Pilot × task heatmap (overview and prefecture pages) ----------------------------------------
-
   // --- Lists longer than a page -------------------------------------------------------------------
 
   // Every table that can be longer than a page: the total is the API's `count` (never the length of the
@@ -333,6 +331,8 @@
       }
     });
   }
+
+  // --- Pilot × task heatmap (overview and prefecture pages) ----------------------------------------
 
   function pilotsSection(filters) {
     var params = {};
