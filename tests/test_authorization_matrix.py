@@ -79,6 +79,7 @@ MATRIX: dict[str, dict[str, set[str]]] = {
     "completion-department-list": {"get": MEMBERS},
     "completion-history-list": {"get": MEMBERS},
     "completion-reporting-rate-list": {"get": MEMBERS},
+    "completion-behind-list": {"get": MEMBERS},
     "notification-list": {"get": SIGNED_IN},
     "notification-detail": {"get": SIGNED_IN},
     "notification-unread-count": {"get": SIGNED_IN},

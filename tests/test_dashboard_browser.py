@@ -83,6 +83,28 @@ def _assert_overdue_count_is_the_apis(page):
     assert "清单计算于" in page.text_content("#overdue-count")
 
 
+def _assert_behind_count_is_the_apis(page):
+    """The behind-schedule list is longer than a page: it says which 25 it shows of the API's count,
+    in the API's order, and pages on by keyboard with the focus kept on the button."""
+    api = page.evaluate("fetch('/api/v1/completion/behind/?page_size=25&page=2', {headers: {Accept: 'application/json'}})"
+                        ".then(r => r.json())")
+    total = api["count"]
+    assert total > 50, "the demo data has more sub-tasks behind schedule than two pages"
+    assert page.locator("#behind-table tbody tr").count() == 25
+    assert f"显示前 25 项，共 {total} 项" in page.text_content("#behind-count")
+    page.focus("#behind-pages button:has-text('下一页')")
+    page.keyboard.press("Enter")
+    page.locator("#behind-count:has-text('显示第 26–50 项')").wait_for()
+    assert f"共 {total} 项" in page.text_content("#behind-count")
+    first = api["results"][0]
+    assert page.text_content("#behind-table tbody tr:first-child td:nth-child(2)") == (
+        f"{first['subtask']['code']} {first['subtask']['name_zh']}")
+    assert page.evaluate("document.activeElement.textContent") == "下一页"
+    page.keyboard.press("Shift+Tab")  # Previous, back to the first page
+    page.keyboard.press("Enter")
+    page.locator("#behind-count:has-text('显示前 25 项')").wait_for()
+
+
 def test_the_province_reads_drills_down_approves_and_exports(demo, browser, live_server):
     page = _page(browser, live_server)
     sign_in(page, live_server.url, "province", PASSWORD)
@@ -94,7 +116,7 @@ def test_the_province_reads_drills_down_approves_and_exports(demo, browser, live
     assert "/ 30" in page.text_content("#goal-kpis")
     # Every chart has its table, with the figures of the same API.
     assert page.locator("#chart-prefectures-table tbody tr").count() == 21
-    assert page.locator("#behind-table tbody tr").count() >= 1
+    _assert_behind_count_is_the_apis(page)
     # What is overdue, most urgent first (demo offices forgot some of their latest reports).
     page.wait_for_selector("#overdue-table tbody tr")
     first_level = page.text_content("#overdue-table tbody tr:first-child td:nth-child(5)")
@@ -130,6 +152,12 @@ def test_the_province_reads_drills_down_approves_and_exports(demo, browser, live
     wait_loaded(page)
     assert page.url.startswith(f"{live_server.url}/dashboard/pilots/{report.pilot_id}/")
     _assert_charts_drawn(page, ["chart-subtasks", "chart-pilot-history"])
+    # The pilot's reports: as many rows as the API counts, or a page of 50 that says it is one of them.
+    reports = page.evaluate(f"fetch('/api/v1/reports/?pilot={report.pilot_id}', {{headers: {{Accept: 'application/json'}}}})"
+                            ".then(r => r.json()).then(d => d.count)")
+    rows = page.locator("#reports-table tbody tr").count()
+    status = page.text_content("#reports-count")
+    assert (rows, status) == ((50, f"显示前 50 项，共 {reports} 项。") if reports > 50 else (reports, "")), status
 
     page.click(f"#reports-table button.approve[data-report='{report.pk}']")
     page.wait_for_selector(f"#reports-table button.approve[data-report='{report.pk}']", state="detached")

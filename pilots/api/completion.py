@@ -34,13 +34,16 @@ from pilots.periods import InvalidPeriod, Period
 from pilots.selectors.completion import (
     FIGURE_COLUMNS,
     RATE_COLUMNS,
+    SUBTASK_COLUMNS,
     PilotCompletion,
+    behind_schedule,
     brief_columns,
     completion_rollups,
     on_date,
     pilot_completion,
     province_completion,
     reporting_rates,
+    subtask_completions,
 )
 from smartcity.api.errors import ErrorSerializer
 from smartcity.api.filters import NamedObjectFilter, StrictFilterBackend, resolve_named
@@ -219,6 +222,16 @@ class SubtaskCompletionSerializer(serializers.ModelSerializer):
                                      "consecutive quarters."},
             "ahead_of_plan": {"help_text": "The approved percent is implausibly far above plan: worth a second look."},
         }
+
+
+class BehindScheduleSerializer(SubtaskCompletionSerializer):
+    """A pilot's sub-task behind plan: the pilot, then the sub-task's figures."""
+
+    pilot = PilotBriefSerializer()
+
+    class Meta(SubtaskCompletionSerializer.Meta):
+        fields = ["pilot", *SubtaskCompletionSerializer.Meta.fields]
+        read_only_fields = fields
 
 
 class PilotTaskCompletionSerializer(serializers.Serializer):
@@ -498,6 +511,15 @@ class DepartmentCompletionFilterSet(SnapshotFilterSet):
         fields = ["programme", "department", "as_of", "real_only"]
 
 
+class BehindScheduleFilterSet(SnapshotFilterSet):
+    programme = NamedObjectFilter(field_name="subtask__task__programme", model=Programme, example="sc-2020-3")
+    prefecture = NamedObjectFilter(field_name="pilot__prefecture", model=Prefecture, example="510100")
+
+    class Meta:
+        model = SubtaskCompletion
+        fields = ["programme", "prefecture", "as_of", "real_only"]
+
+
 class ScopeObjectFilter(NamedObjectFilter):
     """The history's ``id``: the prefecture, task, department or pilot that ``scope`` says, by its code or id."""
 
@@ -760,6 +782,34 @@ class CompletionHistoryViewSet(_RollupListViewSet):
 
     def get_queryset(self):
         return super().get_queryset().order_by("as_of")
+
+
+@extend_schema_view(list=extend_schema(
+    summary="Sub-tasks behind schedule",
+    description="Every pilot's sub-task whose variance is below the behind threshold, most urgent first: "
+    "critical before behind, then the largest shortfall, then pilot and sub-task code. Paged like every list: "
+    "`count` is how many there are in all, whichever page is shown. A prefecture office sees its own pilots, "
+    "a department the sub-tasks it takes part in.",
+))
+class BehindScheduleViewSet(_RowsListMixin, viewsets.GenericViewSet):
+    queryset = SubtaskCompletion.objects.none()  # for introspection
+    filter_backends = [StrictFilterBackend]
+    serializer_class = BehindScheduleSerializer
+    filterset_class = BehindScheduleFilterSet
+    columns = ("pilot_id", "pilot__code", "pilot__name_zh", "pilot__name_en", "pilot__prefecture__code",
+               "pilot__is_demo", *SUBTASK_COLUMNS)
+
+    def represent(self, json: _Json, row: dict) -> dict:
+        return {"pilot": {"id": row["pilot_id"], "code": row["pilot__code"], "name_zh": row["pilot__name_zh"],
+                          "name_en": row["pilot__name_en"], "prefecture": row["pilot__prefecture__code"],
+                          "is_demo": row["pilot__is_demo"]},
+                **json.subtask(row)}
+
+    def get_queryset(self):
+        return subtask_completions(actor=actor_for(self.request))
+
+    def filter_queryset(self, queryset):
+        return behind_schedule(super().filter_queryset(queryset))
 
 
 @extend_schema_view(list=extend_schema(

@@ -3,6 +3,7 @@ from rest_framework.routers import SimpleRouter
 
 from pilots.api.bulk import urlpatterns as bulk_urlpatterns
 from pilots.api.completion import (
+    BehindScheduleViewSet,
     CompletionHistoryViewSet,
     DepartmentCompletionViewSet,
     PilotCompletionView,
@@ -32,6 +33,7 @@ router.register("completion/prefectures", PrefectureCompletionViewSet, basename=
 router.register("completion/tasks", TaskCompletionViewSet, basename="completion-task")
 router.register("completion/departments", DepartmentCompletionViewSet, basename="completion-department")
 router.register("completion/history", CompletionHistoryViewSet, basename="completion-history")
+router.register("completion/behind", BehindScheduleViewSet, basename="completion-behind")
 router.register("completion/reporting-rates", ReportingRateViewSet, basename="completion-reporting-rate")
 
 completion_urlpatterns = [

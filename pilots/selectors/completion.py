@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from django.db.models import Max, QuerySet, Subquery
+from django.db.models import Case, IntegerField, Max, QuerySet, Subquery, Value, When
 
 from pilots.models import CompletionRollup, Pilot, ReportingRate, SubtaskCompletion
 from tasks_app.models import Programme
@@ -32,6 +32,19 @@ def completion_rollups(*, actor, programme: Programme | None = None, scope: str 
 def reporting_rates(*, actor, programme: Programme | None = None) -> QuerySet:
     rows = ReportingRate.objects.visible_to(actor).select_related("programme", "prefecture")  # prefecture{}
     return rows if programme is None else rows.filter(programme=programme)
+
+
+def subtask_completions(*, actor) -> QuerySet:
+    """The pilot × sub-task rows the actor may see (every date and variant: ``on_date`` picks one)."""
+    return SubtaskCompletion.objects.visible_to(actor)
+
+
+def behind_schedule(rows: QuerySet) -> QuerySet:
+    """Of one snapshot's sub-task rows, those behind or critically behind plan, most urgent first:
+    critical, then the largest shortfall (the date is picked before, so a day with none shows none)."""
+    urgency = Case(When(schedule_status="critical", then=Value(0)), default=Value(1), output_field=IntegerField())
+    return rows.filter(schedule_status__in=("behind", "critical")).order_by(
+        urgency, "variance", "pilot__code", "subtask__code")
 
 
 def latest_as_of(rows: QuerySet) -> dt.date | None:

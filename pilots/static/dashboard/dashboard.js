@@ -12,7 +12,8 @@
   var REAL_ONLY = body.dataset.realOnly === "true";
   var CAN_REVIEW = body.dataset.canReview === "true";
 
-  var BEHIND_LIMIT = 25;  // the most urgent; the full list is in the report export
+  // Rows per page of the lists that can be long; each says how many it shows of the API's count.
+  var PAGE_SIZES = {behind: 25, overdue: 50, reports: 50, milestones: 50};
 
   var T = {
     zh: {
@@ -26,10 +27,11 @@
       forecast: "预计完成日期", includesDemo: "含演示数据", demoPilots: "演示试点(不计入目标)",
       forecasts: {behind_trend: "落后于自身趋势", not_rising: "无上升趋势", beyond_horizon: "十年内无法完成",
         insufficient_data: "已审核季度不足两个"},
-      overdueShown: function (a, b, m) { return a === 1 ? "显示前 " + b + " 项，共 " + m + " 项。" : "显示第 " + a + "–" + b + " 项，共 " + m + " 项。"; },
-      computedAt: function (t) { return "清单计算于 " + t + "。"; }, overduePages: "逾期事项分页",
+      shown: function (a, b, m) { return a === 1 ? "显示前 " + b + " 项，共 " + m + " 项。" : "显示第 " + a + "–" + b + " 项，共 " + m + " 项。"; },
+      computedAt: function (t) { return "清单计算于 " + t + "。"; },
+      pages: {overdue: "逾期事项分页", behind: "进度滞后子任务分页", reports: "进展报告分页", milestones: "里程碑分页"},
       previousPage: "上一页", nextPage: "下一页",
-      showing: function (n, m) { return "显示最紧急的 " + n + " 项,共 " + m + " 项。"; }, demo: "演示 / demo", overall: "总体", goalOf: "目标",
+      demo: "演示 / demo", overall: "总体", goalOf: "目标",
       states: {draft: "草稿", submitted: "已提交", approved: "已通过", returned: "已退回"},
       kind: "事项", level: "级别",
       kinds: {report_missing: "季度报告未报送", milestone_behind: "里程碑未达标", returned_stale: "退回未重报",
@@ -50,10 +52,12 @@
       demoPilots: "Demo pilots (not counted towards the goal)",
       forecasts: {behind_trend: "behind its own trend", not_rising: "no rising trend",
         beyond_horizon: "more than 10 years away", insufficient_data: "fewer than two approved quarters"},
-      overdueShown: function (a, b, m) { return a === 1 ? "Showing the first " + b + " of " + m + "." : "Showing " + a + "–" + b + " of " + m + "."; },
-      computedAt: function (t) { return "List computed " + t + "."; }, overduePages: "Overdue items, pages",
+      shown: function (a, b, m) { return a === 1 ? "Showing the first " + b + " of " + m + "." : "Showing " + a + "–" + b + " of " + m + "."; },
+      computedAt: function (t) { return "List computed " + t + "."; },
+      pages: {overdue: "Overdue items, pages", behind: "Sub-tasks behind schedule, pages", reports: "Progress reports, pages",
+        milestones: "Milestones, pages"},
       previousPage: "Previous page", nextPage: "Next page",
-      showing: function (n, m) { return "The " + n + " most urgent of " + m + "."; }, demo: "演示 / demo", overall: "Overall", goalOf: "goal",
+      demo: "演示 / demo", overall: "Overall", goalOf: "goal",
       states: {draft: "draft", submitted: "submitted", approved: "approved", returned: "returned"},
       kind: "What", level: "Level",
       kinds: {report_missing: "quarterly report missing", milestone_behind: "milestone behind target",
@@ -148,10 +152,17 @@
       });
   }
 
-  function list(url, params) {  // one page of up to 500 rows is every row these lists have
-    params = params || {};
-    params.page_size = 500;
-    return api(withParams(url, params)).then(function (data) { return data.results; });
+  // Every row of a list, page after page (for charts, which show all or nothing); a table that shows
+  // one page at a time uses pagedTable below.
+  function list(url, params) {
+    var rows = [];
+    function from(page) {
+      return api(withParams(url, Object.assign({}, params, {page: page, page_size: 500}))).then(function (data) {
+        rows = rows.concat(data.results);
+        return data.next ? from(page + 1) : rows;
+      });
+    }
+    return from(1);
   }
 
   function snapshot() { return REAL_ONLY ? {real_only: "true"} : {}; }
@@ -237,55 +248,91 @@
     return parts;
   }
 
-  // --- Pilot × task heatmap and the behind-schedule list (overview and prefecture pages) ------------
+  // --- Lists longer than a page -------------------------------------------------------------------
 
-  // What is overdue, from the same API integrators use, in its order (most urgent level first, then
-  // oldest), one page at a time: the count is the API's, so every page says the same total.
-  var OVERDUE_PAGE = 50;
+  // Every table that can be longer than a page: the total is the API's `count` (never the length of the
+  // page it fetched), "#KEY-count" says which rows are shown of it, and Previous/Next buttons page on
+  // (keyboard reachable; the focus stays on the button pressed). config: url, params, headers, row(entry)
+  // and note(data) for more status text.
+  var paged = {};
 
-  function overdueSection(filters, page) {
-    page = page || 1;
-    var params = Object.assign({}, filters, {page: page, page_size: OVERDUE_PAGE});
-    return api(withParams("/api/v1/overdue/", params)).then(function (data) {
-      var entries = data.results;
-      var first = (page - 1) * OVERDUE_PAGE + 1;
-      var count = document.getElementById("overdue-count");
-      if (count) {
-        var text = data.count > entries.length && entries.length ? T.overdueShown(first, first + entries.length - 1, data.count) : "";
-        if (data.computed_at) text += (text ? " " : "") + T.computedAt(data.computed_at.slice(0, 16).replace("T", " "));
-        count.textContent = text;
-      }
-      table("overdue-table", [T.pilot, T.subtask, T.period, T.kind, T.level, T.due],
-        entries.map(function (e) {
-          return [pilotLink(e.pilot), e.subtask.code + " " + name(e.subtask), e.period || "—",
-            T.kinds[e.kind] || e.kind, T.levels[e.level] || e.level, e.due_on];
-        }));
-      overduePager(filters, page, data);
-    });
-  }
-
-  function overduePager(filters, page, data) {
-    var pager = document.getElementById("overdue-pages");
-    if (!pager) {
-      var anchor = document.getElementById("overdue-table");
-      if (!anchor) return;
-      pager = el("nav", {id: "overdue-pages", className: "pager", "aria-label": T.overduePages});
-      anchor.parentNode.insertBefore(pager, anchor.nextSibling);
-    }
-    pager.textContent = "";
-    if (!data.previous && !data.next) return;
-    [[T.previousPage, data.previous, page - 1], [T.nextPage, data.next, page + 1]].forEach(function (b) {
-      var button = el("button", {type: "button", text: b[0]});
-      if (!b[1]) button.disabled = true;
-      button.addEventListener("click", function () {
-        overdueSection(filters, b[2]).then(function () {
-          var heading = document.getElementById("h-overdue");
-          if (heading) heading.scrollIntoView();
-        });
+  function pagedTable(key, config, page) {
+    paged[key] = config;
+    config.page = page = page || config.page || 1;
+    var size = PAGE_SIZES[key];
+    return api(withParams(config.url, Object.assign({}, config.params, {page: page, page_size: size})))
+      .catch(function (error) {  // the list got shorter than the page shown (a review, a recompute)
+        if (error.status === 404 && page > 1) return pagedTable(key, config, 1).then(function () { return null; });
+        throw error;
+      })
+      .then(function (data) {
+        if (!data) return;
+        var entries = data.results;
+        var first = (page - 1) * size + 1;
+        var status = document.getElementById(key + "-count");
+        if (status) {
+          var shown = data.count > entries.length && entries.length ? T.shown(first, first + entries.length - 1, data.count) : "";
+          var note = config.note ? config.note(data) : "";
+          status.textContent = shown + (shown && note ? " " : "") + note;
+        }
+        table(key + "-table", config.headers, entries.map(config.row));
+        pager(key, page, data);
       });
-      pager.appendChild(button);
+  }
+
+  function pager(key, page, data) {
+    var nav = document.getElementById(key + "-pages");
+    if (!nav) {
+      var anchor = document.getElementById(key + "-table");
+      if (!anchor) return;
+      nav = el("nav", {id: key + "-pages", className: "pager", "aria-label": T.pages[key]});
+      anchor.parentNode.insertBefore(nav, anchor.nextSibling);
+    }
+    var focused = nav.contains(document.activeElement) ? document.activeElement.dataset.to : null;
+    nav.textContent = "";
+    if (!data.previous && !data.next) return;
+    var buttons = [["previous", T.previousPage, data.previous, page - 1], ["next", T.nextPage, data.next, page + 1]]
+      .map(function (b) {
+        var button = el("button", {type: "button", "data-to": b[0], text: b[1]});
+        if (!b[2]) button.disabled = true;
+        button.addEventListener("click", function () { pagedTable(key, paged[key], b[3]); });
+        nav.appendChild(button);
+        return button;
+      });
+    if (focused) {  // re-drawn under the keyboard: keep the focus on the same button, or the other one at an end
+      var same = buttons.filter(function (b) { return b.dataset.to === focused; })[0];
+      (same.disabled ? buttons.filter(function (b) { return b !== same; })[0] : same).focus();
+    }
+  }
+
+  // What is overdue, from the same API integrators use, in its order (most urgent level first, then oldest).
+  function overdueSection(filters) {
+    return pagedTable("overdue", {
+      url: "/api/v1/overdue/", params: filters,
+      headers: [T.pilot, T.subtask, T.period, T.kind, T.level, T.due],
+      row: function (e) {
+        return [pilotLink(e.pilot), e.subtask.code + " " + name(e.subtask), e.period || "—",
+          T.kinds[e.kind] || e.kind, T.levels[e.level] || e.level, e.due_on];
+      },
+      note: function (data) {
+        return data.computed_at ? T.computedAt(data.computed_at.slice(0, 16).replace("T", " ")) : "";
+      }
     });
   }
+
+  // The sub-tasks behind schedule, most urgent first (critical, then the largest shortfall), in the API's order.
+  function behindSection(filters) {
+    return pagedTable("behind", {
+      url: "/api/v1/completion/behind/", params: Object.assign({}, filters, snapshot()),
+      headers: [T.pilot, T.subtask, T.approved, T.planned, T.variance, T.status],
+      row: function (x) {
+        return [pilotLink(x.pilot), x.subtask.code + " " + name(x.subtask), fmt(x.approved_percent),
+          fmt(x.planned_percent), fmt(x.variance), sched(x.schedule_status)];
+      }
+    });
+  }
+
+  // --- Pilot × task heatmap (overview and prefecture pages) ----------------------------------------
 
   function pilotsSection(filters) {
     var params = {};
@@ -333,29 +380,6 @@
             var t = e.figures.tasks.find(function (x) { return x.task.code === task.code; });
             return t ? fmt(t.figures.completion) : "—";
           }));
-        }));
-
-      var behind = [];
-      entries.forEach(function (e) {
-        e.figures.tasks.forEach(function (t) {
-          t.subtasks.forEach(function (s) {
-            if (s.schedule_status === "behind" || s.schedule_status === "critical") {
-              behind.push({pilot: e.pilot, sub: s});
-            }
-          });
-        });
-      });
-      behind.sort(function (a, b) {  // most urgent first: critical before behind, then the largest shortfall
-        var rank = function (x) { return x.sub.schedule_status === "critical" ? 0 : 1; };
-        return rank(a) - rank(b) || num(a.sub.variance) - num(b.sub.variance);
-      });
-      var shown = behind.slice(0, BEHIND_LIMIT);
-      var count = document.getElementById("behind-count");
-      if (count) count.textContent = behind.length > BEHIND_LIMIT ? T.showing(shown.length, behind.length) : "";
-      table("behind-table", [T.pilot, T.subtask, T.approved, T.planned, T.variance, T.status],
-        shown.map(function (x) {
-          return [pilotLink(x.pilot), x.sub.subtask.code + " " + name(x.sub.subtask), fmt(x.sub.approved_percent),
-            fmt(x.sub.planned_percent), fmt(x.sub.variance), sched(x.sub.schedule_status)];
         }));
     });
   }
@@ -410,6 +434,7 @@
         markDemo("chart-departments", rows);
       }),
       pilotsSection({}),
+      behindSection({}),
       overdueSection({})
     ]);
   }
@@ -428,14 +453,16 @@
       list("/api/v1/completion/history/", Object.assign({scope: "prefecture", id: body.dataset.prefectureId}, snap))
         .then(function (rows) { historyChart("chart-prefecture-history", rows); }),
       pilotsSection({prefecture: code}),
+      behindSection({prefecture: code}),
       overdueSection({prefecture: code})
     ]);
   }
 
   function reportsTable(pilotId) {
-    return list("/api/v1/reports/", {pilot: pilotId}).then(function (reports) {
-      table("reports-table", [T.subtask, T.period, T.revision, T.percent, T.state, T.actions],
-        reports.map(function (r) {
+    return pagedTable("reports", {
+      url: "/api/v1/reports/", params: {pilot: pilotId},
+      headers: [T.subtask, T.period, T.revision, T.percent, T.state, T.actions],
+      row: function (r) {
           var actions = [];
           if (CAN_REVIEW && r.state === "submitted") {
             var approve = el("button", {type: "button", className: "approve", "data-report": r.id, text: T.approve});
@@ -450,7 +477,7 @@
           var state = [el("span", {className: "state state-" + r.state, text: T.states[r.state] || r.state})];
           if (r.is_demo) { state.push(" "); state.push(demoBadge()); }
           return [r.subtask.code + " " + name(r.subtask), r.period, r.revision, fmt(r.percent_complete), state, actions];
-        }));
+      }
     });
   }
 
@@ -458,7 +485,7 @@
     setStatus(T.loading);
     api("/api/v1/reports/" + report.id + "/" + action + "/", {method: "POST", body: payload,
       headers: {"If-Match": report.etag}})
-      .then(function () { return reportsTable(body.dataset.pilot); })
+      .then(function () { return pagedTable("reports", paged.reports); })  // the same page, re-read
       .then(function () { setStatus(T.loaded); })
       .catch(function (error) { setStatus(T.error + " " + error.message); });
   }
@@ -498,9 +525,9 @@
       list("/api/v1/completion/history/", Object.assign({scope: "pilot", id: id}, snap))
         .then(function (rows) { historyChart("chart-pilot-history", rows); }),
       reportsTable(id),
-      list("/api/v1/milestones/", {pilot: id}).then(function (rows) {
-        table("milestones-table", [T.subtask, T.title, T.due, T.target],
-          rows.map(function (m) { return [m.subtask, m.title, m.due_on, fmt(m.target_percent)]; }));
+      pagedTable("milestones", {
+        url: "/api/v1/milestones/", params: {pilot: id}, headers: [T.subtask, T.title, T.due, T.target],
+        row: function (m) { return [m.subtask, m.title, m.due_on, fmt(m.target_percent)]; }
       })
     ]);
   }
