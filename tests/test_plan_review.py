@@ -9,6 +9,8 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from pilots.models import Membership, Milestone, PlanChangeProposal, PlanItem, ProgressReport, SubtaskCompletion
 from pilots.services.completion import completion_recompute_pilot
@@ -181,6 +183,16 @@ def test_a_rule_breaking_proposal_is_refused_naming_the_field(accepted):
     assert not PlanChangeProposal.objects.exists()
 
 
+def test_a_proposal_that_changes_nothing_is_refused(accepted):
+    office = accepted["chengdu_office"]
+    item_id = accepted["item"]["id"]
+    response = office.patch(f"{PLANS}{item_id}/", {"reason": "只写理由"}, format="json",
+                            HTTP_IF_MATCH=office.get(f"{PLANS}{item_id}/")["ETag"])
+
+    assert response.status_code == 400
+    assert not PlanChangeProposal.objects.exists()
+
+
 def test_a_proposal_that_no_longer_fits_is_refused_on_approval_and_changes_nothing(accepted):
     proposal = lower_mid_2022_milestone(accepted, target="40.0").json()
     first = Milestone.objects.get(plan_item_id=accepted["item"]["id"], due_on=dt.date(2021, 6, 30))
@@ -209,3 +221,18 @@ def test_another_prefecture_does_not_see_the_proposals(accepted):
     lower_mid_2022_milestone(accepted)
     assert accepted["luzhou_office"].get(PROPOSALS).json()["count"] == 0
     assert accepted["chengdu_office"].get(PROPOSALS).json()["count"] == 1
+
+
+def test_listing_proposals_costs_the_same_queries_for_one_or_many(accepted):
+    viewer = accepted["viewer"]
+    lower_mid_2022_milestone(accepted)
+    with CaptureQueriesContext(connection) as one:
+        assert viewer.get(PROPOSALS).json()["count"] == 1
+    office = accepted["chengdu_office"]
+    item_id = accepted["item"]["id"]
+    for title, due_on in (("上线试运行", "2022-09-30"), ("联调测试", "2022-10-31")):
+        assert office.post(MILESTONES, {"plan_item": item_id, "title": title, "due_on": due_on,
+                                        "target_percent": "85.0"}, format="json").status_code == 202
+    with CaptureQueriesContext(connection) as three:
+        assert viewer.get(PROPOSALS).json()["count"] == 3
+    assert len(three) == len(one)

@@ -242,6 +242,8 @@ def plan_change_propose(
     """
     fields = PLAN_ITEM_FIELDS if kind == Proposal.Kind.PLAN_ITEM_UPDATE else MILESTONE_FIELDS
     changes = {field: value for field, value in changes.items() if field in fields}
+    if not changes and kind != Proposal.Kind.MILESTONE_DELETE:
+        raise ValidationError(_("A proposal changes at least one field."))
     with transaction.atomic():
         item = _locked_plan_item(plan_item_id, expected_version if milestone_id is None else None)
         _refuse_if_revoked(item.pilot)
