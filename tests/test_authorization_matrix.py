@@ -16,7 +16,7 @@ import time_machine
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
-from pilots.models import Milestone, PlanItem, ProgressReport, ReportAttachment
+from pilots.models import Milestone, PlanChangeProposal, PlanItem, ProgressReport, ReportAttachment
 from pilots.services.completion import completion_recompute_all
 from smartcity.models import ApiToken, AuditEntry
 from tests.factories import (
@@ -71,6 +71,11 @@ MATRIX: dict[str, dict[str, set[str]]] = {
     "report-export-csv": {"get": MEMBERS},
     "plan-list": {"get": MEMBERS, "post": WRITERS | REVIEWERS},
     "plan-detail": {"get": MEMBERS, "patch": WRITERS | REVIEWERS, "delete": WRITERS | REVIEWERS},
+    "plan-accept": {"post": REVIEWERS},
+    "plan-proposal-list": {"get": MEMBERS},
+    "plan-proposal-detail": {"get": MEMBERS},
+    "plan-proposal-approve": {"post": REVIEWERS},
+    "plan-proposal-reject": {"post": REVIEWERS},
     "milestone-list": {"get": MEMBERS, "post": WRITERS | REVIEWERS},
     "milestone-detail": {"get": MEMBERS, "patch": WRITERS | REVIEWERS, "delete": WRITERS | REVIEWERS},
     "completion-province": {"get": MEMBERS},
@@ -144,6 +149,8 @@ def world():
         plan = PlanItem.objects.create(pilot=pilot, subtask=subtask, description="计划")
         milestone = Milestone.objects.create(plan_item=plan, title="节点", due_on=dt.date(2022, 6, 30),
                                              target_percent=50)
+        proposal = PlanChangeProposal.objects.create(plan_item=plan, milestone=milestone, kind="milestone_update",
+                                                     changes={"target_percent": "40.0"})
         report = ProgressReport.objects.create(pilot=pilot, subtask=subtask, period="2021Q3",
                                                period_start=dt.date(2021, 7, 1), percent_complete=40,
                                                status="on_track")
@@ -175,14 +182,16 @@ def world():
     return {
         "clients": clients, "users": users,
         "ids": {"pilot": pilot.pk, "report": report.pk, "plan": plan.pk, "milestone": milestone.pk,
-                "attachment": attachment.pk, "programme": subtask.task.programme.pk, "task": subtask.task.pk,
+                "plan-proposal": proposal.pk, "attachment": attachment.pk, "programme": subtask.task.programme.pk,
+                "task": subtask.task.pk,
                 "subtask": subtask.pk, "department": assignment.department.pk, "prefecture": chengdu.pk,
                 "audit-entry": audit_id},
     }
 
 
 def concrete_path(route: str, name: str, role: str, world) -> str:
-    basename = re.sub(r"-(list|detail|completion|submit|correct|approve|return-|revisions|attachments|attachment)$",
+    basename = re.sub(r"-(list|detail|completion|submit|correct|approve|return-|reject|accept|revisions|attachments|"
+                      r"attachment)$",
                       "", name)
     ids = world["ids"]
     if basename == "token":

@@ -18,6 +18,7 @@ from drf_spectacular.utils import (
     extend_schema_view,
 )
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from pilots.api.common import (
@@ -28,11 +29,16 @@ from pilots.api.common import (
     SubTaskBriefSerializer,
     VisiblePilotField,
 )
-from pilots.models import Milestone, Pilot, PlanItem, Prefecture
+from pilots.models import Milestone, Pilot, PlanChangeProposal, PlanItem, Prefecture
 from pilots.services.plans import (
     milestone_create,
     milestone_delete,
     milestone_update,
+    plan_change_approve,
+    plan_change_needs_review,
+    plan_change_propose,
+    plan_change_reject,
+    plan_item_accept,
     plan_item_create,
     plan_item_delete,
     plan_item_update,
@@ -44,6 +50,7 @@ from smartcity.api.idempotency import IDEMPOTENCY_PARAMETER, IDEMPOTENCY_RESPONS
 from smartcity.api.viewsets import ScopedViewSetMixin
 from smartcity.audit import ChangeContext
 from smartcity.auth.access import Role, actor_for, write_rule
+from smartcity.exceptions import InvalidTransition
 from tasks_app.models import SubTask, Task
 
 # --- Serializers --------------------------------------------------------------------------------
@@ -58,6 +65,13 @@ class MilestoneBriefSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class ProposalReasonMixin(serializers.Serializer):
+    reason = serializers.CharField(
+        max_length=5000, required=False, allow_blank=True, write_only=True,
+        help_text=_("After the province has accepted the plan: why the office proposes this change."),
+    )
+
+
 class PlanItemSerializer(serializers.ModelSerializer):
     pilot = PilotBriefSerializer()
     subtask = SubTaskBriefSerializer()
@@ -66,12 +80,19 @@ class PlanItemSerializer(serializers.ModelSerializer):
         help_text=_("Planned investment, in 万元 (ten thousand yuan)."),
     )
     demo_label = DemoLabelField()
+    accepted_at = serializers.DateTimeField(
+        read_only=True, allow_null=True,
+        help_text=_("When the province accepted this plan item; from then on an office's changes are proposals."),
+    )
+    accepted_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True,
+                                               help_text=_("The provincial reviewer who accepted it."))
     etag = serializers.CharField(read_only=True, help_text=_("Send back as If-Match to change this plan item."))
 
     class Meta:
         model = PlanItem
         fields = ["id", "pilot", "subtask", "description", "kpi_name", "kpi_unit", "kpi_target", "planned_investment",
-                  "responsible_unit", "is_demo", "demo_label", "created_at", "updated_at", "etag"]
+                  "responsible_unit", "is_demo", "demo_label", "accepted_at", "accepted_by", "created_at",
+                  "updated_at", "etag"]
         read_only_fields = fields
 
 
@@ -109,7 +130,7 @@ class PlanItemCreateSerializer(PlanItemContentSerializer):
     )
 
 
-class PlanItemUpdateSerializer(PartialUpdateMixin, PlanItemContentSerializer):
+class PlanItemUpdateSerializer(PartialUpdateMixin, ProposalReasonMixin, PlanItemContentSerializer):
     """The fields of a PATCH: each optional."""
 
 
@@ -144,12 +165,42 @@ class MilestoneContentSerializer(serializers.Serializer):
     )
 
 
-class MilestoneCreateSerializer(MilestoneContentSerializer):
+class MilestoneCreateSerializer(ProposalReasonMixin, MilestoneContentSerializer):
     plan_item = VisiblePlanItemField(help_text=_("Plan item id."))
 
 
-class MilestoneUpdateSerializer(PartialUpdateMixin, MilestoneContentSerializer):
+class MilestoneUpdateSerializer(PartialUpdateMixin, ProposalReasonMixin, MilestoneContentSerializer):
     """The fields of a PATCH: each optional."""
+
+
+class PlanChangeProposalSerializer(serializers.ModelSerializer):
+    pilot = serializers.CharField(source="plan_item.pilot.code", read_only=True, help_text=_("Pilot code."))
+    subtask = serializers.CharField(source="plan_item.subtask.code", read_only=True,
+                                    help_text=_("Sub-task code, e.g. T4.1."))
+    plan_item = serializers.PrimaryKeyRelatedField(read_only=True, help_text=_("Plan item id."))
+    milestone = serializers.PrimaryKeyRelatedField(
+        read_only=True, allow_null=True,
+        help_text=_("The milestone changed or deleted (for an added one: set once approved)."),
+    )
+    changes = serializers.DictField(read_only=True, help_text=_("The proposed values, by field."))
+    proposed_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    etag = serializers.CharField(read_only=True, help_text=_("Send back as If-Match to approve or reject it."))
+
+    class Meta:
+        model = PlanChangeProposal
+        fields = ["id", "plan_item", "pilot", "subtask", "milestone", "kind", "changes", "reason", "state",
+                  "proposed_by", "proposed_at", "decided_by", "decided_at", "decision_comment", "etag"]
+        read_only_fields = fields
+
+
+class DecisionSerializer(serializers.Serializer):
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="",
+                                    help_text=_("Optional note to the office."))
+
+
+class RejectionSerializer(serializers.Serializer):
+    comment = serializers.CharField(max_length=5000, help_text=_("Why the change is not accepted."))
 
 
 # --- Filters ------------------------------------------------------------------------------------
@@ -180,13 +231,30 @@ class MilestoneFilterSet(django_filters.FilterSet):
         fields = ["pilot", "plan_item", "due_from", "due_to"]
 
 
+class PlanChangeProposalFilterSet(django_filters.FilterSet):
+    state = django_filters.MultipleChoiceFilter(choices=PlanChangeProposal.State.choices,
+                                                help_text="proposed, approved or rejected; repeatable.")
+    kind = django_filters.MultipleChoiceFilter(choices=PlanChangeProposal.Kind.choices, help_text="Repeatable.")
+    pilot = NamedObjectFilter(field_name="plan_item__pilot", model=Pilot, example="510108")
+    prefecture = NamedObjectFilter(field_name="plan_item__pilot__prefecture", model=Prefecture, example="510100")
+    plan_item = WholeNumberFilter(field_name="plan_item_id", help_text="Plan item id.")
+
+    class Meta:
+        model = PlanChangeProposal
+        fields = ["state", "kind", "pilot", "prefecture", "plan_item"]
+
+
 # --- Schema helpers -----------------------------------------------------------------------------
 
 # A prefecture office plans its own pilots (its scope); the province plans any.
 _MANAGERS = write_rule(Role.REPORTER, Role.REVIEWER, Role.ADMIN)
 _TAGS = ["plans"]
+_PROVINCE = write_rule(Role.REVIEWER, Role.ADMIN)
 _WHO = ("A prefecture office's reporters manage their own pilots' plans; provincial reviewers and "
-        "administrators manage any. Other roles read only.")
+        "administrators manage any. Other roles read only. Once the province has accepted a plan item, a "
+        "reporter's change to it or its milestones is not applied: it answers 202 with a proposal "
+        "(`/api/v1/plan-proposals/`) that a provincial reviewer approves or rejects, and the accepted plan "
+        "keeps counting until then.")
 
 
 def _etag_header(*status_codes: int) -> OpenApiParameter:
@@ -197,6 +265,19 @@ def _etag_header(*status_codes: int) -> OpenApiParameter:
 
 
 _REVOKED = OpenApiResponse(ErrorSerializer, description="The pilot has been revoked; its plan no longer changes.")
+_PROPOSED = OpenApiResponse(
+    PlanChangeProposalSerializer,
+    description="The plan item is accepted and the caller is a prefecture reporter: the change is recorded as a "
+    "proposal (its URL in `Location`), nothing changes until a provincial reviewer approves it.",
+)
+_PROPOSAL_EXAMPLE = OpenApiExample(
+    "A reporter proposes a lower milestone",
+    value={"id": 3, "plan_item": 7, "pilot": "510108", "subtask": "T4.1", "milestone": 21,
+           "kind": "milestone_update", "changes": {"target_percent": "50.0"}, "reason": "征地延期",
+           "state": "proposed", "proposed_by": "chengdu-clerk", "proposed_at": "2021-10-15T18:00:00+08:00",
+           "decided_by": None, "decided_at": None, "decision_comment": "", "etag": "\"3.1\""},
+    response_only=True, status_codes=["200", "202"],
+)
 
 _PLAN_EXAMPLE = OpenApiExample(
     "A pilot's plan for one sub-task",
@@ -245,6 +326,22 @@ class _PlanWriteMixin:
     def _context(self) -> ChangeContext:
         return ChangeContext.from_request(self.request)
 
+    def _needs_review(self, plan_item: PlanItem) -> bool:
+        return plan_change_needs_review(plan_item=plan_item, actor=actor_for(self.request))
+
+    def _propose(self, *, plan_item: PlanItem, kind: str, changes: dict, milestone=None) -> Response:
+        reason = changes.pop("reason", "")
+        proposal = plan_change_propose(
+            plan_item_id=plan_item.pk, kind=kind, changes=changes, reason=reason, context=self._context(),
+            milestone_id=milestone.pk if milestone is not None else None,
+            expected_version=expected_version(self.request, milestone or plan_item) if kind != "milestone_create"
+            else None,
+        )
+        proposal = PlanChangeProposal.objects.select_related(*_PROPOSAL_RELATED).get(pk=proposal.pk)
+        body = PlanChangeProposalSerializer(proposal, context=self.get_serializer_context()).data
+        return Response(body, status=status.HTTP_202_ACCEPTED,
+                        headers={"ETag": proposal.etag, "Location": f"/api/v1/plan-proposals/{proposal.pk}/"})
+
     def _respond(self, instance, status_code=status.HTTP_200_OK) -> Response:
         instance = self.get_queryset().get(pk=instance.pk)
         body = self.detail_serializer_class(instance, context=self.get_serializer_context()).data
@@ -290,15 +387,16 @@ class _PlanWriteMixin:
         summary="Change a plan item",
         description=f"Changes what the plan item commits to; its pilot and sub-task stay. Needs `If-Match`. {_WHO}",
         request=PlanItemUpdateSerializer,
-        responses={200: PlanItemDetailSerializer, 409: _REVOKED, **CONCURRENCY_RESPONSES},
-        parameters=[IF_MATCH_PARAMETER, _etag_header(200)], examples=[_PLAN_PATCH_EXAMPLE],
+        responses={200: PlanItemDetailSerializer, 202: _PROPOSED, 409: _REVOKED, **CONCURRENCY_RESPONSES},
+        parameters=[IF_MATCH_PARAMETER, _etag_header(200)], examples=[_PLAN_PATCH_EXAMPLE, _PROPOSAL_EXAMPLE],
         tags=_TAGS,
     ),
     destroy=extend_schema(
         summary="Delete a plan item",
         description=f"Deletes the plan item with its milestones; every deleted row stays in the audit trail. "
-        f"Needs `If-Match`. {_WHO}",
-        responses={204: None, 409: _REVOKED, **CONCURRENCY_RESPONSES},
+        f"Needs `If-Match`. {_WHO} An accepted plan item is deleted only by the province.",
+        responses={204: None, 409: OpenApiResponse(ErrorSerializer, description="The pilot has been revoked, or "
+                   "a reporter tries to delete an accepted plan item."), **CONCURRENCY_RESPONSES},
         parameters=[IF_MATCH_PARAMETER],
         tags=_TAGS,
     ),
@@ -313,10 +411,10 @@ class PlanItemViewSet(_PlanWriteMixin, IdempotentPostMixin, ScopedViewSetMixin, 
     ordering_fields = ["planned_investment", "created_at", "updated_at"]
     ordering = ["pilot__prefecture__code", "pilot__code", "subtask__task__order", "subtask__order", "id"]
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
-    access_rules = {"create": _MANAGERS, "partial_update": _MANAGERS, "destroy": _MANAGERS}
+    access_rules = {"create": _MANAGERS, "partial_update": _MANAGERS, "destroy": _MANAGERS, "accept": _PROVINCE}
 
     def get_queryset(self):
-        queryset = super().get_queryset()
+        queryset = super().get_queryset().select_related("accepted_by")
         if self.action not in ("list", "destroy"):
             queryset = queryset.prefetch_related(
                 Prefetch("milestones", queryset=Milestone.objects.order_by("due_on"))  # milestones[]
@@ -335,15 +433,39 @@ class PlanItemViewSet(_PlanWriteMixin, IdempotentPostMixin, ScopedViewSetMixin, 
         item = self.get_object()
         params = PlanItemUpdateSerializer(data=request.data, partial=True)
         params.is_valid(raise_exception=True)
+        if self._needs_review(item):
+            return self._propose(plan_item=item, kind=PlanChangeProposal.Kind.PLAN_ITEM_UPDATE,
+                                 changes=dict(params.validated_data))
+        params.validated_data.pop("reason", None)
         item = plan_item_update(plan_item_id=item.pk, expected_version=expected_version(request, item),
                                 changes=dict(params.validated_data), context=self._context())
         return self._respond(item)
 
     def destroy(self, request, *args, **kwargs):
         item = self.get_object()
+        if self._needs_review(item):
+            raise InvalidTransition(_("This plan item has been accepted by the province; only the province can "
+                                      "delete it."))
         plan_item_delete(plan_item_id=item.pk, expected_version=expected_version(request, item),
                          context=self._context())
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="Accept a pilot's plan item",
+        description="Provincial reviewers and administrators. From then on a prefecture reporter's change to the "
+        "plan item or its milestones is a proposal for the province to approve, and the accepted plan keeps "
+        "counting in completion until then. Needs `If-Match`; audited.",
+        request=None, parameters=[IF_MATCH_PARAMETER, IDEMPOTENCY_PARAMETER, _etag_header(200)],
+        responses={200: PlanItemDetailSerializer, 409: OpenApiResponse(ErrorSerializer, description="Already "
+                   "accepted, or the pilot has been revoked."), **CONCURRENCY_RESPONSES, **IDEMPOTENCY_RESPONSES},
+        tags=_TAGS,
+    )
+    @action(detail=True, methods=["post"])
+    def accept(self, request, pk=None):
+        item = self.get_object()
+        item = plan_item_accept(plan_item_id=item.pk, expected_version=expected_version(request, item),
+                                context=self._context())
+        return self._respond(item)
 
 
 # --- Milestones ---------------------------------------------------------------------------------
@@ -366,22 +488,22 @@ class PlanItemViewSet(_PlanWriteMixin, IdempotentPostMixin, ScopedViewSetMixin, 
         description=f"The date lies within the pilot's construction window, one milestone per plan item and "
         f"day, and targets never decrease with later dates. {_WHO}",
         request=MilestoneCreateSerializer,
-        responses={201: MilestoneSerializer, **IDEMPOTENCY_RESPONSES},
-        parameters=[IDEMPOTENCY_PARAMETER, _etag_header(201)], examples=[_MILESTONE_EXAMPLE],
+        responses={201: MilestoneSerializer, 202: _PROPOSED, **IDEMPOTENCY_RESPONSES},
+        parameters=[IDEMPOTENCY_PARAMETER, _etag_header(201)], examples=[_MILESTONE_EXAMPLE, _PROPOSAL_EXAMPLE],
         tags=_TAGS,
     ),
     partial_update=extend_schema(
         summary="Change a milestone",
         description=f"Its title, date or target, under the same rules as when adding it. Needs `If-Match`. {_WHO}",
         request=MilestoneUpdateSerializer,
-        responses={200: MilestoneSerializer, 409: _REVOKED, **CONCURRENCY_RESPONSES},
-        parameters=[IF_MATCH_PARAMETER, _etag_header(200)], examples=[_MILESTONE_PATCH_EXAMPLE],
+        responses={200: MilestoneSerializer, 202: _PROPOSED, 409: _REVOKED, **CONCURRENCY_RESPONSES},
+        parameters=[IF_MATCH_PARAMETER, _etag_header(200)], examples=[_MILESTONE_PATCH_EXAMPLE, _PROPOSAL_EXAMPLE],
         tags=_TAGS,
     ),
     destroy=extend_schema(
         summary="Delete a milestone",
         description=f"The deleted milestone stays in the audit trail. Needs `If-Match`. {_WHO}",
-        responses={204: None, 409: _REVOKED, **CONCURRENCY_RESPONSES},
+        responses={204: None, 202: _PROPOSED, 409: _REVOKED, **CONCURRENCY_RESPONSES},
         parameters=[IF_MATCH_PARAMETER],
         tags=_TAGS,
     ),
@@ -402,7 +524,10 @@ class MilestoneViewSet(_PlanWriteMixin, IdempotentPostMixin, ScopedViewSetMixin,
     def create(self, request, *args, **kwargs):
         params = MilestoneCreateSerializer(data=request.data, context=self.get_serializer_context())
         params.is_valid(raise_exception=True)
-        data = params.validated_data
+        data = dict(params.validated_data)
+        if self._needs_review(data["plan_item"]):
+            return self._propose(plan_item=data.pop("plan_item"), kind=PlanChangeProposal.Kind.MILESTONE_CREATE,
+                                 changes=data)
         milestone = milestone_create(plan_item=data["plan_item"], title=data["title"], due_on=data["due_on"],
                                      target_percent=data["target_percent"], context=self._context())
         return self._respond(milestone, status.HTTP_201_CREATED)
@@ -411,12 +536,99 @@ class MilestoneViewSet(_PlanWriteMixin, IdempotentPostMixin, ScopedViewSetMixin,
         milestone = self.get_object()
         params = MilestoneUpdateSerializer(data=request.data, partial=True)
         params.is_valid(raise_exception=True)
+        if self._needs_review(milestone.plan_item):
+            return self._propose(plan_item=milestone.plan_item, kind=PlanChangeProposal.Kind.MILESTONE_UPDATE,
+                                 changes=dict(params.validated_data), milestone=milestone)
+        params.validated_data.pop("reason", None)
         milestone = milestone_update(milestone_id=milestone.pk, expected_version=expected_version(request, milestone),
                                      changes=dict(params.validated_data), context=self._context())
         return self._respond(milestone)
 
     def destroy(self, request, *args, **kwargs):
         milestone = self.get_object()
+        if self._needs_review(milestone.plan_item):
+            return self._propose(plan_item=milestone.plan_item, kind=PlanChangeProposal.Kind.MILESTONE_DELETE,
+                                 changes={}, milestone=milestone)
         milestone_delete(milestone_id=milestone.pk, expected_version=expected_version(request, milestone),
                          context=self._context())
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Change proposals on accepted plans -----------------------------------------------------------
+
+_PROPOSAL_RELATED = ("plan_item__pilot", "plan_item__subtask", "proposed_by", "decided_by")
+_PROPOSAL_TAGS = ["plans"]
+_DECIDED = OpenApiResponse(ErrorSerializer, description="Already decided, decided by the person who proposed it, "
+                           "the milestone it changes is gone, or the pilot has been revoked.")
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List proposed changes to accepted plans",
+        description="A prefecture reporter's changes to a plan item the province has accepted, newest first: "
+        "proposed, approved or rejected. A prefecture office sees its own pilots'; the province, departments and "
+        "integrators see all. Filter by state, kind, pilot, prefecture or plan item.",
+        tags=_PROPOSAL_TAGS,
+    ),
+    retrieve=extend_schema(
+        summary="Show a proposed change", description="The `ETag` header is the value to send as `If-Match` when "
+        "approving or rejecting it.", parameters=[_etag_header(200)], examples=[_PROPOSAL_EXAMPLE],
+        tags=_PROPOSAL_TAGS,
+    ),
+)
+class PlanChangeProposalViewSet(IdempotentPostMixin, ScopedViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                                viewsets.GenericViewSet):
+    queryset = PlanChangeProposal.objects.select_related(*_PROPOSAL_RELATED)
+    serializer_class = PlanChangeProposalSerializer
+    filterset_class = PlanChangeProposalFilterSet
+    ordering_fields = ["proposed_at", "decided_at"]
+    ordering = ["-proposed_at", "-id"]
+    http_method_names = ["get", "post", "head", "options"]
+    access_rules = {"approve": _PROVINCE, "reject": _PROVINCE}
+
+    def _context(self) -> ChangeContext:
+        return ChangeContext.from_request(self.request)
+
+    def _respond(self, proposal) -> Response:
+        proposal = self.get_queryset().get(pk=proposal.pk)
+        return Response(self.get_serializer(proposal).data, headers={"ETag": proposal.etag})
+
+    def retrieve(self, request, *args, **kwargs):
+        return self._respond(self.get_object())
+
+    @extend_schema(
+        summary="Approve a proposed change",
+        description="Provincial reviewers and administrators, never the person who proposed it. Applies the change "
+        "under the rules of a direct edit (a change that no longer fits the plan is a 400 naming the field); from "
+        "then on the new values count in completion. Needs `If-Match`.",
+        request=DecisionSerializer, parameters=[IF_MATCH_PARAMETER, IDEMPOTENCY_PARAMETER],
+        responses={200: PlanChangeProposalSerializer, 409: _DECIDED, **CONCURRENCY_RESPONSES,
+                   **IDEMPOTENCY_RESPONSES},
+        examples=[_PROPOSAL_EXAMPLE], tags=_PROPOSAL_TAGS,
+    )
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        proposal = self.get_object()
+        params = DecisionSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        proposal = plan_change_approve(proposal_id=proposal.pk, expected_version=expected_version(request, proposal),
+                                       comment=params.validated_data["comment"], context=self._context())
+        return self._respond(proposal)
+
+    @extend_schema(
+        summary="Reject a proposed change",
+        description="Provincial reviewers and administrators, with a comment saying why. The accepted plan stays "
+        "as it is. Needs `If-Match`.",
+        request=RejectionSerializer, parameters=[IF_MATCH_PARAMETER, IDEMPOTENCY_PARAMETER],
+        responses={200: PlanChangeProposalSerializer, 409: _DECIDED, **CONCURRENCY_RESPONSES,
+                   **IDEMPOTENCY_RESPONSES},
+        tags=_PROPOSAL_TAGS,
+    )
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        proposal = self.get_object()
+        params = RejectionSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        proposal = plan_change_reject(proposal_id=proposal.pk, expected_version=expected_version(request, proposal),
+                                      comment=params.validated_data["comment"], context=self._context())
+        return self._respond(proposal)

@@ -13,7 +13,7 @@ from pilots.api.completion import (
     TaskCompletionViewSet,
 )
 from pilots.api.periods import PeriodViewSet
-from pilots.api.plans import MilestoneViewSet, PlanItemViewSet
+from pilots.api.plans import MilestoneViewSet, PlanChangeProposalViewSet, PlanItemViewSet
 from pilots.api.registry import PilotViewSet, PrefectureViewSet
 from pilots.api.reminders import NotificationViewSet, OverdueView, ReminderViewSet
 from pilots.api.reports import ReportViewSet
@@ -26,6 +26,7 @@ router.register("reports", ReportViewSet, basename="report")
 router.register("plans", PlanItemViewSet, basename="plan")
 router.register("periods", PeriodViewSet, basename="period")
 router.register("milestones", MilestoneViewSet, basename="milestone")
+router.register("plan-proposals", PlanChangeProposalViewSet, basename="plan-proposal")
 router.register("notifications", NotificationViewSet, basename="notification")
 router.register("reminders", ReminderViewSet, basename="reminder")
 router.register("webhooks", WebhookSubscriptionViewSet, basename="webhook")

@@ -1,7 +1,7 @@
 from pilots.models.completion import (
     CompletionRollup, CompletionSettings, ForecastStatus, ReportingRate, ScheduleStatus, SubtaskCompletion,
 )
-from pilots.models.plans import Milestone, PlanItem
+from pilots.models.plans import Milestone, PlanChangeProposal, PlanItem
 from pilots.models.registry import Membership, Organisation, Pilot, PilotQuerySet, PilotStateChange, Prefecture
 from pilots.models.reminders import (
     LEVEL_URGENCY, CurrentOverdueItem, Notification, OverdueListComputation, Reminder, ReminderKind, ReminderLevel,
@@ -12,7 +12,7 @@ from pilots.models.webhooks import WebhookDelivery, WebhookEvent, WebhookSubscri
 
 __all__ = [
     "CompletionRollup", "CompletionSettings", "ForecastStatus", "ReportingRate", "ScheduleStatus", "SubtaskCompletion",
-    "Membership", "Milestone", "Organisation", "Pilot", "PilotQuerySet", "PilotStateChange", "PlanItem",
+    "Membership", "Milestone", "Organisation", "Pilot", "PilotQuerySet", "PilotStateChange", "PlanChangeProposal", "PlanItem",
     "Prefecture", "ProgressReport", "ReportAttachment", "ReportTransition",
     "LEVEL_URGENCY", "CurrentOverdueItem", "Notification", "OverdueListComputation", "Reminder", "ReminderKind",
     "ReminderLevel", "ReminderRule",

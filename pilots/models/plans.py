@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -39,6 +40,11 @@ class PlanItem(VersionedModel):
     )
     responsible_unit = models.CharField(_("local responsible unit"), max_length=200, blank=True)
     is_demo = models.BooleanField(_("demo data"), default=False)
+    # Once the province accepts the plan item, an office's changes to it and its milestones are proposals.
+    accepted_at = models.DateTimeField(_("accepted by the province at"), null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -92,3 +98,56 @@ class Milestone(VersionedModel):
 
     def __str__(self) -> str:
         return f"{self.plan_item} · {self.due_on} {self.target_percent}%"
+
+
+class PlanChangeProposalQuerySet(models.QuerySet):
+    def visible_to(self, actor):
+        return self.filter(plan_item__in=PlanItem.objects.visible_to(actor))
+
+
+class PlanChangeProposal(VersionedModel):
+    """An office's change to an accepted plan item or its milestones, waiting for the province's decision.
+
+    The plan as accepted keeps counting until a provincial reviewer approves; approving applies the
+    change through the same rules as a direct edit, rejecting changes nothing.
+    """
+
+    class Kind(models.TextChoices):
+        PLAN_ITEM_UPDATE = "plan_item_update", _("change the plan item")
+        MILESTONE_CREATE = "milestone_create", _("add a milestone")
+        MILESTONE_UPDATE = "milestone_update", _("change a milestone")
+        MILESTONE_DELETE = "milestone_delete", _("delete a milestone")
+
+    class State(models.TextChoices):
+        PROPOSED = "proposed", _("proposed")
+        APPROVED = "approved", _("approved")
+        REJECTED = "rejected", _("rejected")
+
+    plan_item = models.ForeignKey(PlanItem, on_delete=models.CASCADE, related_name="change_proposals")
+    milestone = models.ForeignKey(
+        Milestone, null=True, blank=True, on_delete=models.SET_NULL, related_name="change_proposals"
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    changes = models.JSONField(_("proposed values"), default=dict, blank=True)
+    reason = models.TextField(_("reason"), blank=True)
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.PROPOSED)
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    proposed_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_comment = models.TextField(_("decision comment"), blank=True)
+
+    objects = PlanChangeProposalQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("plan change proposal")
+        verbose_name_plural = _("plan change proposals")
+        ordering = ["-proposed_at", "-id"]
+        indexes = [models.Index(fields=["state", "plan_item"], name="plan_proposal_state_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.plan_item} · {self.kind} · {self.state}"

@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from pilots.models import Milestone, Pilot, PlanItem
+from pilots.models import Membership, Milestone, Pilot, PlanChangeProposal, PlanItem
 from pilots.services.overdue import overdue_changed
 from smartcity.audit import ChangeContext, audit_record, snapshot
 from smartcity.concurrency import bump_version, lock_version
@@ -202,6 +202,151 @@ def milestone_delete(*, milestone_id: int, expected_version: int | None, context
         audit_record(context=context, action="delete", instance=milestone, before=snapshot(milestone), after=None)
         milestone.delete()
         _schedule_changed(item.pilot_id)
+
+
+# --- Acceptance and change proposals -------------------------------------------------------------
+#
+# Once the province accepts a plan item, a prefecture office no longer edits it or its milestones: each
+# change becomes a proposal, and the accepted values (the rows themselves) keep counting in completion
+# until a provincial reviewer approves it. Approving replays the change through the direct write above,
+# so the same rules, audit and recompute apply; rejecting changes nothing.
+
+Proposal = PlanChangeProposal
+
+
+def plan_item_accept(*, plan_item_id: int, expected_version: int | None, context: ChangeContext) -> PlanItem:
+    """The province accepts a pilot's plan item: from now on an office's changes need its approval."""
+    with transaction.atomic():
+        item = _locked_plan_item(plan_item_id, expected_version)
+        _refuse_if_revoked(item.pilot)
+        if item.accepted_at is not None:
+            raise InvalidTransition(_("This plan item has already been accepted."))
+        before = snapshot(item)
+        bump_version(item, accepted_at=timezone.now(), accepted_by=_user(context), updated_at=timezone.now())
+        audit_record(context=context, action="accept", instance=item, before=before, after=snapshot(item))
+    return item
+
+
+def plan_change_needs_review(*, plan_item: PlanItem, actor) -> bool:
+    """An office's change to an accepted plan item is a proposal; the province still edits directly."""
+    return plan_item.accepted_at is not None and actor.role == Membership.Role.REPORTER
+
+
+def plan_change_propose(
+    *, plan_item_id: int, kind: str, changes: dict[str, Any], context: ChangeContext,
+    milestone_id: int | None = None, expected_version: int | None = None, reason: str = "",
+) -> PlanChangeProposal:
+    """Record an office's change to an accepted plan as a proposal, checked now by the rules it must meet.
+
+    ``expected_version`` is the version of the object changed (the plan item, or the milestone).
+    """
+    fields = PLAN_ITEM_FIELDS if kind == Proposal.Kind.PLAN_ITEM_UPDATE else MILESTONE_FIELDS
+    changes = {field: value for field, value in changes.items() if field in fields}
+    if not changes and kind != Proposal.Kind.MILESTONE_DELETE:
+        raise ValidationError(_("A proposal changes at least one field."))
+    with transaction.atomic():
+        item = _locked_plan_item(plan_item_id, expected_version if milestone_id is None else None)
+        _refuse_if_revoked(item.pilot)
+        if kind == Proposal.Kind.PLAN_ITEM_UPDATE:
+            for field, value in changes.items():
+                setattr(item, field, _blank_if_none(field, value))
+            item.full_clean(validate_unique=False, validate_constraints=False)
+        elif kind == Proposal.Kind.MILESTONE_CREATE:
+            milestone_rules_check(plan_item=item, due_on=changes["due_on"], target_percent=changes["target_percent"])
+            Milestone(plan_item=item, **changes).full_clean(validate_unique=False, validate_constraints=False)
+        else:
+            milestone = lock_version(Milestone, milestone_id, expected_version)
+            if kind == Proposal.Kind.MILESTONE_UPDATE:
+                for field, value in changes.items():
+                    setattr(milestone, field, value)
+                milestone_rules_check(plan_item=item, due_on=milestone.due_on,
+                                      target_percent=milestone.target_percent, exclude_milestone_id=milestone.pk)
+                milestone.full_clean(validate_unique=False, validate_constraints=False)
+        proposal = Proposal(plan_item=item, milestone_id=milestone_id, kind=kind, changes=_to_json(changes),
+                            reason=reason or "", proposed_by=_user(context))
+        proposal.save(force_insert=True)
+        audit_record(context=context, action="propose", instance=proposal, before=None, after=snapshot(proposal))
+    return proposal
+
+
+def plan_change_approve(
+    *, proposal_id: int, expected_version: int | None, context: ChangeContext, comment: str = ""
+) -> PlanChangeProposal:
+    """Apply a proposed change through the direct write, under its rules; the proposal is then approved."""
+    with transaction.atomic():
+        proposal = _locked_proposal(proposal_id, expected_version, context)
+        changes = _from_json(proposal.changes)
+        kind = proposal.kind
+        if kind != Proposal.Kind.MILESTONE_CREATE and kind != Proposal.Kind.PLAN_ITEM_UPDATE \
+                and proposal.milestone_id is None:
+            raise InvalidTransition(_("The milestone this proposal changes no longer exists."))
+        if kind == Proposal.Kind.PLAN_ITEM_UPDATE:
+            plan_item_update(plan_item_id=proposal.plan_item_id, expected_version=None, changes=changes,
+                             context=context)
+        elif kind == Proposal.Kind.MILESTONE_CREATE:
+            proposal.milestone_id = milestone_create(plan_item=proposal.plan_item, context=context, **changes).pk
+        elif kind == Proposal.Kind.MILESTONE_UPDATE:
+            milestone_update(milestone_id=proposal.milestone_id, expected_version=None, changes=changes,
+                             context=context)
+        else:
+            milestone_delete(milestone_id=proposal.milestone_id, expected_version=None, context=context)
+            proposal.milestone_id = None  # the row is gone; the audit trail keeps what it was
+        return _decide(proposal, Proposal.State.APPROVED, comment, context)
+
+
+def plan_change_reject(
+    *, proposal_id: int, expected_version: int | None, context: ChangeContext, comment: str
+) -> PlanChangeProposal:
+    """Turn a proposal down with a comment saying why; the accepted plan stays as it is."""
+    if not (comment or "").strip():
+        raise ValidationError({"comment": _("Say why the change is not accepted.")})
+    with transaction.atomic():
+        proposal = _locked_proposal(proposal_id, expected_version, context)
+        return _decide(proposal, Proposal.State.REJECTED, comment, context)
+
+
+def _locked_proposal(proposal_id: int, expected_version: int | None, context: ChangeContext) -> PlanChangeProposal:
+    proposal = lock_version(Proposal, proposal_id, expected_version)
+    if proposal.state != Proposal.State.PROPOSED:
+        raise InvalidTransition(_("This proposal has already been decided."))
+    user = _user(context)
+    if user is not None and proposal.proposed_by_id == user.pk:
+        raise InvalidTransition(_("A proposal is decided by someone other than the person who made it."))
+    _refuse_if_revoked(proposal.plan_item.pilot)
+    return proposal
+
+
+def _decide(proposal: PlanChangeProposal, state: str, comment: str, context: ChangeContext) -> PlanChangeProposal:
+    before = snapshot(proposal)
+    bump_version(proposal, state=state, decided_by=_user(context), decided_at=timezone.now(),
+                 decision_comment=comment or "", milestone_id=proposal.milestone_id)
+    audit_record(context=context, action=state, instance=proposal, before=before, after=snapshot(proposal))
+    return proposal
+
+
+def _to_json(changes: dict[str, Any]) -> dict[str, Any]:
+    def plain(value):
+        if isinstance(value, Decimal):
+            return str(value)
+        if isinstance(value, dt.date):
+            return value.isoformat()
+        return value
+    return {field: plain(value) for field, value in changes.items()}
+
+
+def _from_json(changes: dict[str, Any]) -> dict[str, Any]:
+    decoded: dict[str, Any] = {}
+    for field, value in changes.items():
+        if value is not None and field in ("kpi_target", "planned_investment", "target_percent"):
+            value = Decimal(value)
+        elif value is not None and field == "due_on":
+            value = dt.date.fromisoformat(value)
+        decoded[field] = value
+    return decoded
+
+
+def _user(context: ChangeContext):
+    return context.user if getattr(context.user, "is_authenticated", False) else None
 
 
 # --- internals ----------------------------------------------------------------------------------
