@@ -14,6 +14,7 @@ by skipping what it was meant to test.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -148,6 +149,10 @@ def _test_database_url() -> str:
     return urlunsplit((parts.scheme, parts.netloc, "/" + quote(str(name)), parts.query, parts.fragment))
 
 
+_TASK_RECEIVED = re.compile(r"Task \S+\[([0-9a-f-]+)\] received")
+_TASK_FINISHED = re.compile(r"smartcity\.task \[[^\]]*\] task \S+ ([0-9a-f-]+) [A-Z]+")
+
+
 @dataclass
 class CeleryWorkerProcess:
     process: subprocess.Popen
@@ -165,6 +170,20 @@ class CeleryWorkerProcess:
         code = self.process.poll()
         if code is not None:
             pytest.fail(f"the Celery worker exited with {code}:\n{self.log_tail()}", pytrace=False)
+
+    def unfinished_tasks(self) -> set[str]:
+        """Ids of the tasks the worker has received and not yet finished (its log says both)."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return set()
+        received = set(_TASK_RECEIVED.findall(text))
+        return received - set(_TASK_FINISHED.findall(text))
+
+    def wait_idle(self, *, timeout: float = 30) -> None:
+        """Until every task received so far has finished: the test's flush must not race a task of its own
+        (a submission now enqueues a recompute and an overdue refresh; a test waits for the one it checks)."""
+        self.wait_for(lambda: not self.unfinished_tasks(), timeout=timeout, what="the worker to finish its tasks")
 
     def wait_for(self, predicate, *, timeout: float = 30, what: str = "the worker to act"):
         """Poll ``predicate`` until it returns something truthy; fail with the worker's log after ``timeout``."""
@@ -236,6 +255,17 @@ def celery_worker_process(request, django_db_setup, tmp_path_factory):
         yield worker
     finally:
         _stop(process)
+
+
+@pytest.fixture(autouse=True)
+def _worker_idle_before_flush(request):
+    """A test with the real worker ends once the worker has finished what the test gave it, before the
+    transactional test's flush (set up earlier, so torn down later) truncates the tables under it."""
+    yield
+    if "celery_worker_process" in request.fixturenames:
+        worker = request.getfixturevalue("celery_worker_process")
+        if worker.process.poll() is None:
+            worker.wait_idle()
 
 
 @pytest.fixture(autouse=True)
