@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pytest
 from rest_framework.test import APIClient
 
 from tests.factories import bearer
+
+
+def services_required() -> bool:
+    """``REQUIRE_SERVICES=1`` (CI): a missing service or tool fails a test instead of skipping it."""
+    return os.environ.get("REQUIRE_SERVICES", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def missing_tool(message: str) -> None:
+    """A test cannot run without something not installed here: a failure in CI, a skip on a laptop."""
+    if services_required():
+        pytest.fail(f"REQUIRE_SERVICES=1: {message}", pytrace=False)
+    pytest.skip(message)
 
 
 def client_for(user, *, can_write: bool = False) -> APIClient:

@@ -17,6 +17,8 @@ from openpyxl import load_workbook
 from pilots.dashboard.browser import chromium, chromium_available, sign_in, wait_loaded
 from pilots.models import ProgressReport
 
+from tests.helpers import missing_tool
+
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = os.environ.get("DEMO_PASSWORD", "demo-pass-2020")
@@ -33,9 +35,7 @@ CHARTS_DRAWN = """ids => ids.map(id => {
 @pytest.fixture
 def demo(transactional_db, settings):
     if not chromium_available():
-        if os.environ.get("REQUIRE_SERVICES", "").lower() in {"1", "true", "yes", "on"}:
-            pytest.fail("REQUIRE_SERVICES=1: /usr/bin/chromium is missing (apt-get install -y chromium)")
-        pytest.skip("/usr/bin/chromium is missing: apt-get install -y chromium")
+        missing_tool("/usr/bin/chromium is missing (apt-get install -y chromium)")
     call_command("bootstrap", "--demo", verbosity=0)
     call_command("recompute_completion", verbosity=0)
 

@@ -19,6 +19,8 @@ from django.core.management import call_command
 from pilots.dashboard.browser import chromium, chromium_available, sign_in, wait_loaded
 from pilots.models import CompletionRollup, Pilot, Prefecture
 
+from tests.helpers import missing_tool
+
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = os.environ.get("DEMO_PASSWORD", "demo-pass-2020")
@@ -34,19 +36,13 @@ AXIS_TYPES = """id => {
 }"""
 
 
-def _required() -> bool:
-    return os.environ.get("REQUIRE_SERVICES", "").lower() in {"1", "true", "yes", "on"}
-
-
 @pytest.fixture
 def tools(transactional_db):
     missing = [what for what, present in (("/usr/bin/chromium (apt-get install -y chromium)", chromium_available()),
                                           ("node_modules/axe-core (make install runs npm ci)", AXE.exists()))
                if not present]
     if missing:
-        if _required():
-            pytest.fail(f"REQUIRE_SERVICES=1: missing {', '.join(missing)}")
-        pytest.skip(f"missing {', '.join(missing)}")
+        missing_tool(f"missing {', '.join(missing)}")
 
 
 @pytest.fixture

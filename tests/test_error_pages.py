@@ -8,7 +8,6 @@ admin (403, saying why); it uses the API with its token.
 
 from __future__ import annotations
 
-import os
 
 import pytest
 from django.test import Client
@@ -16,7 +15,7 @@ from django.urls import path
 
 from pilots.dashboard.browser import chromium, chromium_available
 from tests.factories import PASSWORD, OrganisationFactory, PrefectureFactory, member
-from tests.helpers import client_for
+from tests.helpers import client_for, missing_tool
 
 pytestmark = pytest.mark.django_db
 
@@ -162,9 +161,7 @@ def test_a_person_still_signs_in(offices):
 @pytest.mark.django_db(transaction=True)
 def test_a_clerk_sees_the_services_404_in_chromium_and_can_leave_it_by_keyboard(live_server, settings, monkeypatch):
     if not chromium_available():
-        if os.environ.get("REQUIRE_SERVICES", "").lower() in {"1", "true", "yes", "on"}:
-            pytest.fail("REQUIRE_SERVICES=1: /usr/bin/chromium is missing (apt-get install -y chromium)")
-        pytest.skip("/usr/bin/chromium is missing: apt-get install -y chromium")
+        missing_tool("/usr/bin/chromium is missing (apt-get install -y chromium)")
     settings.DEBUG = True
     settings.DEBUG_ERROR_PAGES = False
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
 import shutil
 import subprocess
@@ -27,7 +26,7 @@ from pilots.models import ProgressReport
 from pilots.services.spreadsheets import COLUMNS, MAX_SHEET_ROWS
 from smartcity.models import AuditEntry
 from tests.factories import OrganisationFactory, PilotFactory, PrefectureFactory, SubTaskFactory, TaskFactory, member
-from tests.helpers import client_for, error_fields
+from tests.helpers import client_for, error_fields, missing_tool
 
 IMPORT = "/api/v1/reports/import/"
 HEADERS = [column.header for column in COLUMNS if column.key in (
@@ -39,10 +38,6 @@ ROWS = [
 ]
 BAD_LAST_ROW = ROWS[:2] + [["510108", "T5.1", "2021Q3", "120", "已完成", "超过一百。"]]  # row 4 is bad
 SOFFICE = shutil.which("soffice") or "/usr/bin/soffice"
-
-
-def _require_services() -> bool:
-    return os.environ.get("REQUIRE_SERVICES", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 def _cell(value: str):
@@ -81,9 +76,7 @@ def by_libreoffice(tmp_path_factory):
     """LibreOffice Calc's own .xlsx of each row set, converted once for the module (a few seconds each)."""
     if not Path(SOFFICE).exists():
         message = "LibreOffice is missing (apt-get install -y libreoffice-calc-nogui)"
-        if _require_services():
-            pytest.fail(f"REQUIRE_SERVICES=1: {message}", pytrace=False)
-        pytest.skip(message)
+        missing_tool(message)
     workdir = tmp_path_factory.mktemp("libreoffice")
     profile = workdir / "profile"  # a private profile: parallel runs do not share LibreOffice's lock
     written = {}
