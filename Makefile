@@ -16,7 +16,7 @@ MANAGE := $(PY) manage.py
 PYTEST_ARGS ?=
 ECHARTS := pilots/static/vendor/echarts/echarts.min.js
 
-.PHONY: help install run test lock schema check-deploy clean
+.PHONY: help install run test lock schema layers check-deploy clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -63,6 +63,9 @@ schema: export DEBUG ?= true
 schema: install  ## Write the OpenAPI schema to openapi.yaml (fails on any warning)
 	$(MANAGE) spectacular --validate --fail-on-warn --file openapi.yaml
 	@echo "wrote openapi.yaml"
+
+layers: install  ## Check that the layers point one way (import contracts: pyproject.toml [tool.importlinter])
+	$(VENV)/bin/lint-imports
 
 # Production-like settings with a throwaway key: no warning may remain.
 check-deploy: install  ## Run Django's deployment checks with production-like settings

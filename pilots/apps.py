@@ -7,6 +7,11 @@ class PilotsConfig(AppConfig):
     verbose_name = _("Pilots and progress")
 
     def ready(self):
+        from pilots.selectors.placement import user_placement
+        from smartcity.auth.access import placement_resolver_register
+
+        placement_resolver_register(user_placement)  # who a user is, for the access policy
+
         from pilots.metrics import pilots_metrics
         from smartcity.metrics import register_collector
 

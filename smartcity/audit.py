@@ -9,8 +9,8 @@ from typing import Any
 from django.core import serializers
 from django.db import models
 
-from smartcity.middleware import current_request_id
-from smartcity.models import AuditEntry
+from smartcity.models import ApiToken, AuditEntry
+from smartcity.request_ids import current_request_id
 from smartcity.timefmt import LocalTimeJSONEncoder
 
 
@@ -22,10 +22,13 @@ class ChangeContext:
     via: str
     token_prefix: str = ""
 
+    @property
+    def acting_user(self):
+        """The signed-in user who makes the change, to record as its author; None for a job or a command."""
+        return self.user if getattr(self.user, "is_authenticated", False) else None
+
     @classmethod
     def from_request(cls, request, *, via: str | None = None) -> ChangeContext:
-        from smartcity.models import ApiToken
-
         token = getattr(request, "auth", None)
         if isinstance(token, ApiToken):
             return cls(user=request.user, via=AuditEntry.Via.API_TOKEN, token_prefix=token.prefix)
@@ -67,7 +70,7 @@ def audit_record(
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
 ) -> AuditEntry:
-    user = context.user if getattr(context.user, "is_authenticated", False) else None
+    user = context.acting_user
     request_id = current_request_id.get()
     return AuditEntry.objects.create(
         actor=user,

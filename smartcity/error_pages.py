@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 
 from smartcity.api.errors import json_error_response
 from smartcity.auth.access import actor_from_user
-from smartcity.middleware import current_request_id
+from smartcity.request_ids import current_request_id
 
 logger = logging.getLogger("django.request")
 

@@ -17,7 +17,7 @@ import time
 from celery import signals
 from django.utils.functional import SimpleLazyObject, empty
 
-from smartcity.middleware import current_request_id
+from smartcity.request_ids import current_request_id
 
 REQUEST_ID_HEADER = "smartcity_request_id"
 

@@ -6,9 +6,13 @@ import logging
 import re
 import time
 import uuid
-from contextvars import ContextVar
 
-current_request_id: ContextVar[str] = ContextVar("current_request_id", default="-")
+from django.conf import settings
+
+from smartcity.logs import log_request
+from smartcity.request_ids import current_request_id
+
+__all__ = ["ContentSecurityPolicyMiddleware", "RequestIdLogFilter", "RequestIdMiddleware", "current_request_id"]
 
 # A caller may pass its own ID (a gateway's trace ID); anything else is replaced, so that log
 # lines and audit rows never carry attacker-chosen text.
@@ -30,8 +34,6 @@ class RequestIdMiddleware:
         try:
             response = self.get_response(request)
             response[self.header] = request_id
-            from smartcity.logs import log_request
-
             log_request(request, response, duration_ms=(time.monotonic() - started) * 1000)
         finally:
             current_request_id.reset(token)
@@ -56,8 +58,6 @@ class ContentSecurityPolicyMiddleware:
     """
 
     def __init__(self, get_response):
-        from django.conf import settings
-
         self.get_response = get_response
         self.prefixes = tuple(settings.CSP_PATH_PREFIXES)
         self.policy = settings.CONTENT_SECURITY_POLICY

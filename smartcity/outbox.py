@@ -25,8 +25,8 @@ from django.utils import timezone
 
 from smartcity.celery import app as celery_app
 from smartcity.logs import REQUEST_ID_HEADER
-from smartcity.middleware import current_request_id
 from smartcity.models import OutboxMessage
+from smartcity.request_ids import current_request_id
 
 logger = logging.getLogger(__name__)
 

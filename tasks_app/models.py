@@ -14,11 +14,11 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from smartcity.auth.scoping import ScopedQuerySet
 
-class CatalogQuerySet(models.QuerySet):
-    def visible_to(self, actor):
-        """The catalog is open to every member of every organisation."""
-        return self if actor.is_member else self.none()
+
+class CatalogQuerySet(ScopedQuerySet):
+    """The catalog is open to every member of every organisation: it belongs to no prefecture."""
 
 
 class BilingualNameMixin(models.Model):

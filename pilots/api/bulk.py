@@ -15,7 +15,6 @@ from django.db.models import Prefetch
 from django.http import HttpResponse
 from django.urls import path
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
@@ -27,25 +26,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from pilots.api.common import IdRelatedField, PeriodField, PilotBriefSerializer, VisiblePilotField
-from pilots.api.reports import (
-    ReceiptSerializer,
-    ReportContentSerializer,
-    ReportFilterSet,
-    SubmissionSerializer,
-)
+from pilots.api.reports import ReceiptSerializer, ReportFilterSet, SubmissionSerializer
 from pilots.models import Pilot, ProgressReport, ReportAttachment, ReportTransition
-from pilots.services.bulk import (
-    CREATED,
-    OUTCOMES,
-    Filed,
-    Filing,
-    add_field_errors,
-    receipt_of,
-    reports_file,
-    reports_import,
-)
+from pilots.report_content import ReportContentSerializer
+from pilots.services.bulk import CREATED, OUTCOMES, Filed, Filing, add_field_errors, reports_file, reports_import
+from pilots.services.reports import receipt_of
 from pilots.services.spreadsheets import (
-    CSV_CONTENT_TYPE,
     MAX_ROWS,
     MAX_UPLOAD_BYTES,
     XLSX_CONTENT_TYPE,
@@ -55,12 +41,13 @@ from pilots.services.spreadsheets import (
     write_xlsx,
 )
 from smartcity.api.errors import ErrorSerializer
-from smartcity.api.filters import StrictFilterBackend
+from smartcity.api.filters import StrictFilterBackend, reject_unknown_params
 from smartcity.api.idempotency import IDEMPOTENCY_PARAMETER, IDEMPOTENCY_RESPONSES, IdempotentPostMixin
 from smartcity.api.schema import SmartcityAutoSchema
 from smartcity.api.viewsets import ScopedViewSetMixin
 from smartcity.audit import ChangeContext
 from smartcity.auth.access import Role, actor_for, write_rule
+from smartcity.exports import CSV_CONTENT_TYPE
 from tasks_app.models import SubTask
 
 MAX_BATCH_ITEMS = 100
@@ -160,13 +147,6 @@ class ImportResultSerializer(_OutcomeCountsSerializer):
 
 
 # --- Shared helpers ---------------------------------------------------------------------------
-
-def _reject_query_params(request, allowed: set[str]) -> None:
-    unknown = sorted(set(request.query_params) - allowed)
-    if unknown:
-        message = _("Unknown query parameter. Allowed: %(allowed)s.") % {"allowed": ", ".join(sorted(allowed)) or "-"}
-        raise ValidationError({name: [message] for name in unknown}, code="unknown_parameter")
-
 
 class _FileDownloadMixin:
     """A download answers whatever the client accepts; errors are still JSON."""
@@ -456,7 +436,7 @@ class ReportTemplateView(_FileDownloadMixin, APIView):
         tags=_TAGS,
     )
     def get(self, request):
-        _reject_query_params(request, set())
+        reject_unknown_params(request.query_params, ())
         content = write_xlsx([], **_help_lists(actor_for(request)))
         return _attachment(content, XLSX_CONTENT_TYPE, "report-template.xlsx")
 
@@ -471,7 +451,7 @@ class _ReportExportView(_FileDownloadMixin, ScopedViewSetMixin, GenericAPIView):
 
     def get(self, request):
         # The report list's filters, exactly: an export has no pages, and its format is its URL.
-        _reject_query_params(request, set(ReportFilterSet.base_filters))
+        reject_unknown_params(request.query_params, ReportFilterSet.base_filters)
         reports = self.filter_queryset(self.get_queryset()).order_by(
             "pilot__code", "subtask__task__order", "subtask__order", "subtask__code", "period_start", "revision")
         rows = reports_to_rows(reports)

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import django_filters
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
 
+from pilots.labels import DEMO_LABEL
 from pilots.models import Pilot
 from pilots.periods import InvalidPeriod, Period
 from smartcity.api.serializers import FieldsBuiltOnce
 from smartcity.auth.access import actor_for
 from tasks_app.models import SubTask
-
-DEMO_LABEL = {"zh": "演示数据,非正式认定", "en": "Demo data, not an official designation"}
 
 
 @extend_schema_field(serializers.DictField(child=serializers.CharField(), allow_null=True))
@@ -55,6 +56,32 @@ class PeriodField(serializers.Field):
 
     def to_representation(self, value) -> str:
         return str(value)
+
+
+class PeriodFilter(django_filters.CharFilter):
+    """A quarter such as ``2021Q3`` in a query, the one period filter of every list.
+
+    ``lookup_expr="exact"`` (the default) keeps the rows of that quarter (``field_name`` holds its text); ``gte`` and
+    ``lte`` compare the quarter's first day with ``start_field``. A malformed quarter is a 400 on the parameter
+    with the code ``invalid_period``, as in a request body (``PeriodField``); the spec says so beside each.
+    """
+
+    def __init__(self, *, start_field: str = "period_start", **kwargs):
+        self.start_field = start_field
+        kwargs["help_text"] = (kwargs.get("help_text") or "A quarter, e.g. 2021Q3.") + (
+            " A malformed quarter is a 400 with the code `invalid_period`.")
+        super().__init__(**kwargs)
+
+    def filter(self, qs, value):
+        if not value:
+            return qs
+        try:
+            period = Period.parse(value)
+        except InvalidPeriod as exc:
+            raise ValidationError({self.field_name: [str(exc)]}, code="invalid_period") from None
+        if self.lookup_expr == "exact":
+            return qs.filter(**{self.field_name: str(period)})
+        return qs.filter(**{f"{self.start_field}__{self.lookup_expr}": period.start})
 
 
 class IdRelatedField(serializers.PrimaryKeyRelatedField):

@@ -21,7 +21,7 @@ from rest_framework.exceptions import ValidationError
 
 from pilots.models import Pilot
 from pilots.periods import Period, periods_between
-from smartcity.api.filters import GENERIC_PARAMS
+from smartcity.api.filters import GENERIC_PARAMS, reject_unknown_params
 from smartcity.auth.access import actor_for
 from tasks_app.models import Programme
 
@@ -98,12 +98,7 @@ class PeriodViewSet(viewsets.GenericViewSet):
 
     def list(self, request, *args, **kwargs):
         params = request.query_params
-        allowed = GENERIC_PARAMS | {"programme", "year"}
-        unknown = sorted(set(params) - allowed)
-        if unknown:
-            raise ValidationError({name: [_("Unknown query parameter. Allowed: %(allowed)s.")
-                                          % {"allowed": ", ".join(sorted(allowed))}] for name in unknown},
-                                  code="unknown_parameter")
+        reject_unknown_params(params, GENERIC_PARAMS | {"programme", "year"})
         programmes = Programme.objects.visible_to(actor_for(request)).order_by("code")
         if "programme" in params:
             value = params["programme"].strip()

@@ -50,6 +50,7 @@ from smartcity.api.idempotency import IDEMPOTENCY_PARAMETER, IDEMPOTENCY_RESPONS
 from smartcity.api.viewsets import ScopedViewSetMixin
 from smartcity.audit import ChangeContext
 from smartcity.auth.access import Role, actor_for, write_rule
+from smartcity.auth.roles import PROVINCE_ROLES
 from smartcity.exceptions import InvalidTransition
 from tasks_app.models import SubTask, Task
 
@@ -249,7 +250,7 @@ class PlanChangeProposalFilterSet(django_filters.FilterSet):
 # A prefecture office plans its own pilots (its scope); the province plans any.
 _MANAGERS = write_rule(Role.REPORTER, Role.REVIEWER, Role.ADMIN)
 _TAGS = ["plans"]
-_PROVINCE = write_rule(Role.REVIEWER, Role.ADMIN)
+_PROVINCE = write_rule(*PROVINCE_ROLES)
 _WHO = ("A prefecture office's reporters manage their own pilots' plans; provincial reviewers and "
         "administrators manage any. Other roles read only. Once the province has accepted a plan item, a "
         "reporter's change to it or its milestones is not applied: it answers 202 with a proposal "

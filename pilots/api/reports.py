@@ -6,7 +6,6 @@ import datetime as dt
 from dataclasses import asdict
 
 import django_filters
-from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, prefetch_related_objects
 from django.http import FileResponse
 from django.utils.translation import gettext_lazy as _
@@ -23,12 +22,14 @@ from pilots.api.common import (
     IdRelatedField,
     PartialUpdateMixin,
     PeriodField,
+    PeriodFilter,
     PilotBriefSerializer,
     SubTaskBriefSerializer,
     VisiblePilotField,
 )
 from pilots.models import Pilot, Prefecture, ProgressReport, ReportAttachment, ReportTransition
-from pilots.periods import Deadline, InvalidPeriod, Period
+from pilots.periods import Deadline, Period
+from pilots.report_content import ReportContentSerializer
 from pilots.services.evidence import EVIDENCE_TYPES, evidence_attach
 from pilots.services.reports import (
     receipt_of,
@@ -47,6 +48,7 @@ from smartcity.api.serializers import FieldsBuiltOnce
 from smartcity.api.viewsets import ScopedViewSetMixin
 from smartcity.audit import ChangeContext
 from smartcity.auth.access import Role, write_rule
+from smartcity.auth.roles import PROVINCE_ROLES
 from tasks_app.models import Programme, SubTask, Task
 
 
@@ -125,32 +127,6 @@ class ReportDetailSerializer(ReportSerializer):
         read_only_fields = fields
 
 
-class PlainDecimalField(serializers.DecimalField):
-    """A decimal as both databases store it: -0 is 0 (PostgreSQL's numeric has no negative zero)."""
-
-    def to_internal_value(self, data):
-        value = super().to_internal_value(data)
-        return value + 0 if value is not None and value.is_zero() else value
-
-
-class ReportContentSerializer(serializers.Serializer):
-    """The figures an office files for one pilot, sub-task and quarter."""
-
-    percent_complete = PlainDecimalField(max_digits=4, decimal_places=1, min_value=0, max_value=100)
-    status = serializers.ChoiceField(choices=ProgressReport.Status.choices)
-    narrative = serializers.CharField(required=False, allow_blank=True, max_length=20000, default="")
-    kpi_actual = PlainDecimalField(max_digits=16, decimal_places=2, required=False, allow_null=True,
-                                          default=None)
-    investment_to_date = PlainDecimalField(
-        max_digits=14, decimal_places=2, min_value=0, required=False, allow_null=True, default=None,
-        help_text=_("Investment so far, in 万元 (ten thousand yuan)."),
-    )
-    decrease_reason = serializers.CharField(
-        required=False, allow_blank=True, max_length=5000, default="",
-        help_text=_("Required when percent_complete is lower than the last approved report."),
-    )
-
-
 class ReportCreateSerializer(ReportContentSerializer):
     pilot = VisiblePilotField(help_text=_("Pilot id."))
     subtask = IdRelatedField(queryset=SubTask.objects.select_related("task"), help_text=_("Sub-task id."))
@@ -194,19 +170,6 @@ class SubmissionSerializer(serializers.Serializer):
     receipt = ReceiptSerializer(allow_null=True, help_text=_("Present once the report is submitted."))
 
 
-class PeriodBoundFilter(django_filters.CharFilter):
-    """``period_from`` / ``period_to``: a quarter such as 2021Q1, compared by the quarter's start date."""
-
-    def filter(self, qs, value):
-        if not value:
-            return qs
-        try:
-            period = Period.parse(value)
-        except InvalidPeriod as exc:
-            raise ValidationError({self.field_name: str(exc)}) from None
-        return qs.filter(**{f"period_start__{self.lookup_expr}": period.start})
-
-
 class ReportFilterSet(django_filters.FilterSet):
     pilot = NamedObjectFilter(field_name="pilot", model=Pilot, example="510108")
     prefecture = NamedObjectFilter(field_name="pilot__prefecture", model=Prefecture, example="510100")
@@ -214,8 +177,9 @@ class ReportFilterSet(django_filters.FilterSet):
     task = NamedObjectFilter(field_name="subtask__task", model=Task, example="T4")
     subtask = NamedObjectFilter(field_name="subtask", model=SubTask, example="T4.1")
     period = django_filters.CharFilter(help_text="Exactly this quarter, e.g. 2021Q3.")
-    period_from = PeriodBoundFilter(lookup_expr="gte", help_text="From this quarter on, e.g. 2021Q1.")
-    period_to = PeriodBoundFilter(lookup_expr="lte", help_text="Up to this quarter, e.g. 2022Q4.")
+    # From or up to a quarter, compared by the quarter's first day.
+    period_from = PeriodFilter(lookup_expr="gte", help_text="From this quarter on, e.g. 2021Q1.")
+    period_to = PeriodFilter(lookup_expr="lte", help_text="Up to this quarter, e.g. 2022Q4.")
     state = django_filters.MultipleChoiceFilter(choices=ProgressReport.State.choices, help_text="Review state; repeatable.")
     status = django_filters.MultipleChoiceFilter(choices=ProgressReport.Status.choices, help_text="Status; repeatable.")
     current = django_filters.BooleanFilter(
@@ -242,7 +206,7 @@ _DETAIL_PREFETCHES = (
     Prefetch("transitions", queryset=ReportTransition.objects.select_related("actor")),  # transitions[].actor
     Prefetch("attachments", queryset=ReportAttachment.objects.select_related("uploaded_by")),  # attachments[]
 )
-_REVIEWERS = (Role.REVIEWER, Role.ADMIN)
+_REVIEWERS = tuple(PROVINCE_ROLES)
 _REPORT_EXAMPLE = OpenApiExample(
     "A quarter's progress on one sub-task",
     value={"pilot": 1, "subtask": 4, "period": "2021Q3", "percent_complete": "45.0", "status": "on_track",

@@ -11,12 +11,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import get_language
 
-from pilots.models import CompletionRollup, Membership, Pilot, Prefecture
+from pilots.models import CompletionRollup, Pilot, Prefecture
 from pilots.selectors.completion import completion_rollups, on_date
 from smartcity.auth.access import actor_for
+from smartcity.auth.roles import PROVINCE_ROLES
 from smartcity.exports import CSV_CONTENT_TYPE, write_csv
 
-REVIEW_ROLES = {Membership.Role.REVIEWER, Membership.Role.ADMIN}
+REVIEW_ROLES = PROVINCE_ROLES
 
 # The pages' own labels in both languages (the figures and names come from the API).
 LABELS = {

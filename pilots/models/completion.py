@@ -15,6 +15,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from smartcity.auth.scoping import ScopedQuerySet
 from tasks_app.models import Programme
 
 
@@ -93,15 +94,10 @@ def _percent(verbose_name, **kwargs):
     return models.DecimalField(verbose_name, max_digits=6, decimal_places=2, **kwargs)
 
 
-class SubtaskCompletionQuerySet(models.QuerySet):
-    def visible_to(self, actor):
-        """Like the reports they come from: a prefecture office its own pilots, a department its sub-tasks."""
-        from pilots.models.registry import Pilot
-
-        rows = self.filter(pilot__in=Pilot.objects.visible_to(actor))
-        if actor.department_id is not None:
-            rows = rows.filter(subtask__assignments__department_id=actor.department_id)
-        return rows
+class SubtaskCompletionQuerySet(ScopedQuerySet):
+    # Like the reports they come from: a prefecture office its own pilots, a department its sub-tasks.
+    prefecture_path = "pilot__prefecture"
+    department_path = "subtask__assignments__department"
 
 
 class SubtaskCompletion(models.Model):
@@ -142,14 +138,13 @@ class SubtaskCompletion(models.Model):
         ]
 
 
-class CompletionRollupQuerySet(models.QuerySet):
-    def visible_to(self, actor):
-        """A prefecture office sees its own pilots and prefecture, and the province-wide figures."""
-        if actor.prefecture_id is not None:
-            return self.filter(
-                Q(scope__in=CompletionRollup.PROVINCE_WIDE) | Q(prefecture_id=actor.prefecture_id)
-            )
-        return self if actor.sees_all_prefectures else self.none()
+class CompletionRollupQuerySet(ScopedQuerySet):
+    """A prefecture office sees its own pilots and prefecture, and the province-wide figures."""
+
+    prefecture_path = "prefecture"
+
+    def province_wide(self) -> Q:
+        return Q(scope__in=CompletionRollup.PROVINCE_WIDE)
 
 
 class CompletionRollup(models.Model):
@@ -231,11 +226,11 @@ class CompletionRollup(models.Model):
         ]
 
 
-class ReportingRateQuerySet(models.QuerySet):
-    def visible_to(self, actor):
-        if actor.prefecture_id is not None:
-            return self.filter(Q(scope=ReportingRate.Scope.PROVINCE) | Q(prefecture_id=actor.prefecture_id))
-        return self if actor.sees_all_prefectures else self.none()
+class ReportingRateQuerySet(ScopedQuerySet):
+    prefecture_path = "prefecture"
+
+    def province_wide(self) -> Q:
+        return Q(scope=ReportingRate.Scope.PROVINCE)
 
 
 class ReportingRate(models.Model):

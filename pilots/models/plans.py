@@ -10,19 +10,15 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from smartcity.auth.scoping import ScopedQuerySet
 from smartcity.models import VersionedModel
 
 PERCENT_VALIDATORS = [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))]
 
 
-class PlanQuerySet(models.QuerySet):
-    def visible_to(self, actor):
-        from pilots.models.registry import Pilot
-
-        queryset = self.filter(pilot__in=Pilot.objects.visible_to(actor))
-        if actor.department_id is not None:  # a department sees the sub-tasks it takes part in
-            queryset = queryset.filter(subtask__assignments__department_id=actor.department_id)
-        return queryset
+class PlanQuerySet(ScopedQuerySet):
+    prefecture_path = "pilot__prefecture"
+    department_path = "subtask__assignments__department"  # a department sees the sub-tasks it takes part in
 
 
 class PlanItem(VersionedModel):
@@ -60,14 +56,9 @@ class PlanItem(VersionedModel):
         return f"{self.pilot} · {self.subtask.code}"
 
 
-class MilestoneQuerySet(models.QuerySet):
-    def visible_to(self, actor):
-        from pilots.models.registry import Pilot
-
-        queryset = self.filter(plan_item__pilot__in=Pilot.objects.visible_to(actor))
-        if actor.department_id is not None:
-            queryset = queryset.filter(plan_item__subtask__assignments__department_id=actor.department_id)
-        return queryset
+class MilestoneQuerySet(ScopedQuerySet):
+    prefecture_path = "plan_item__pilot__prefecture"
+    department_path = "plan_item__subtask__assignments__department"
 
 
 class Milestone(VersionedModel):
@@ -100,9 +91,9 @@ class Milestone(VersionedModel):
         return f"{self.plan_item} · {self.due_on} {self.target_percent}%"
 
 
-class PlanChangeProposalQuerySet(models.QuerySet):
-    def visible_to(self, actor):
-        return self.filter(plan_item__in=PlanItem.objects.visible_to(actor))
+class PlanChangeProposalQuerySet(ScopedQuerySet):
+    prefecture_path = "plan_item__pilot__prefecture"
+    department_path = "plan_item__subtask__assignments__department"
 
 
 class PlanChangeProposal(VersionedModel):

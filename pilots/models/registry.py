@@ -9,6 +9,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from smartcity.auth.roles import OrganisationKind, Role
+from smartcity.auth.scoping import ScopedQuerySet
 from tasks_app.models import BilingualNameMixin, CatalogQuerySet, Department, Programme
 
 division_code = RegexValidator(r"^\d{6}$", _("A GB/T 2260 division code has six digits."))
@@ -27,12 +29,8 @@ class Prefecture(BilingualNameMixin):
         ordering = ["code"]
 
 
-class PilotQuerySet(models.QuerySet):
-    def visible_to(self, actor):
-        """The pilots an actor may see: a prefecture office sees only its own."""
-        if actor.prefecture_id is not None:
-            return self.filter(prefecture_id=actor.prefecture_id)
-        return self if actor.sees_all_prefectures else self.none()
+class PilotQuerySet(ScopedQuerySet):
+    prefecture_path = "prefecture"  # a prefecture office sees only its own pilots
 
     def real(self):
         return self.filter(is_demo=False)
@@ -109,11 +107,7 @@ class PilotStateChange(models.Model):
 class Organisation(BilingualNameMixin):
     """An office whose members use the service: the province, a prefecture, a department, an integrator."""
 
-    class Kind(models.TextChoices):
-        PROVINCE = "province", _("provincial office")
-        PREFECTURE = "prefecture", _("prefecture office")
-        DEPARTMENT = "department", _("provincial department")
-        INTEGRATOR = "integrator", _("integrating system")
+    Kind = OrganisationKind  # the platform's vocabulary (smartcity.auth.roles): the access policy reads it
 
     code = models.SlugField(_("code"), max_length=40, unique=True)
     kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
@@ -147,12 +141,7 @@ class Organisation(BilingualNameMixin):
 class Membership(models.Model):
     """A user's place: one organisation and one role."""
 
-    class Role(models.TextChoices):
-        REPORTER = "reporter", _("reporter")
-        REVIEWER = "reviewer", _("reviewer")
-        VIEWER = "viewer", _("viewer")
-        ADMIN = "admin", _("administrator")
-        INTEGRATOR = "integrator", _("integrator (read-only machine client)")
+    Role = Role  # the platform's vocabulary (smartcity.auth.roles): the access policy reads it
 
     # Which roles make sense in which kind of organisation.
     ROLES_BY_KIND = {

@@ -12,6 +12,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from smartcity.auth.scoping import ScopedQuerySet
+
 
 class ReminderKind(models.TextChoices):
     REPORT_MISSING = "report_missing", _("quarterly report not submitted")
@@ -56,12 +58,11 @@ class ReminderRule(models.Model):
         return self.get_kind_display()
 
 
-class ReminderQuerySet(models.QuerySet):
-    def visible_to(self, actor):
-        """Reminders sent to the caller's organisation; the province (and other province-wide roles) see all."""
-        if actor.prefecture_id is not None:
-            return self.filter(organisation_id=actor.organisation_id)
-        return self if actor.sees_all_prefectures else self.none()
+class ReminderQuerySet(ScopedQuerySet):
+    """Reminders sent to the caller's organisation; the province (and other province-wide roles) see all."""
+
+    def own_rows(self, actor) -> Q:
+        return Q(organisation_id=actor.organisation_id)
 
 
 class Reminder(models.Model):
@@ -172,6 +173,12 @@ LEVEL_URGENCY = {ReminderLevel.ESCALATION: 0, ReminderLevel.REPEAT: 1, ReminderL
                  ReminderLevel.DUE_SOON: 3}
 
 
+class CurrentOverdueItemQuerySet(ScopedQuerySet):
+    # A prefecture office sees its own pilots' items; a department, those of the sub-tasks assigned to it.
+    prefecture_path = "pilot__prefecture"
+    department_path = "subtask__assignments__department"
+
+
 class CurrentOverdueItem(models.Model):
     """One item due soon or overdue, at its highest level, as the reminder detection last found it.
 
@@ -194,6 +201,8 @@ class CurrentOverdueItem(models.Model):
                                   related_name="+")
     due_on = models.DateField(_("due on"))
     computed_at = models.DateTimeField(_("computed at"))
+
+    objects = CurrentOverdueItemQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("current overdue item")

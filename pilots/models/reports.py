@@ -8,21 +8,22 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from pilots.models.plans import PERCENT_VALIDATORS
+from smartcity.auth.scoping import ScopedQuerySet
 from smartcity.models import VersionedModel
 
 
-class ReportQuerySet(models.QuerySet):
-    def visible_to(self, actor):
-        """A prefecture office sees its own pilots' reports; a department, the sub-tasks it takes part in."""
-        from pilots.models.registry import Pilot
-
-        queryset = self.filter(pilot__in=Pilot.objects.visible_to(actor))
-        if actor.department_id is not None:
-            queryset = queryset.filter(subtask__assignments__department_id=actor.department_id)
-        return queryset
+class ReportQuerySet(ScopedQuerySet):
+    # A prefecture office sees its own pilots' reports; a department, the sub-tasks it takes part in.
+    prefecture_path = "pilot__prefecture"
+    department_path = "subtask__assignments__department"
 
     def current(self):
         return self.filter(is_current=True)
+
+    def approved_latest_first(self):
+        """The approved revisions, the latest quarter and revision first: the first row's ``percent_complete``
+        is the latest approved percent (``report_rules_check``, the milestone reminders)."""
+        return self.filter(state=ProgressReport.State.APPROVED).order_by("-period_start", "-revision")
 
 
 class ProgressReport(VersionedModel):

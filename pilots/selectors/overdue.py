@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Count, Exists, OuterRef, QuerySet
+from django.db.models import Count, QuerySet
 
-from pilots.models import CurrentOverdueItem, OverdueListComputation, Pilot, ReminderLevel
-from tasks_app.models import SubTaskDepartment
+from pilots.models import CurrentOverdueItem, OverdueListComputation, ReminderLevel
 
 
 def overdue_items(*, actor, prefecture: str | None = None, pilot_id: int | None = None, kind: str | None = None,
@@ -17,10 +16,7 @@ def overdue_items(*, actor, prefecture: str | None = None, pilot_id: int | None 
 
     A prefecture office sees its own pilots; a department, the items of the sub-tasks assigned to it.
     """
-    items = CurrentOverdueItem.objects.filter(pilot__in=Pilot.objects.visible_to(actor).values("pk"))
-    if actor.department_id is not None:
-        items = items.filter(Exists(SubTaskDepartment.objects.filter(
-            subtask_id=OuterRef("subtask_id"), department_id=actor.department_id)))
+    items = CurrentOverdueItem.objects.visible_to(actor)
     if prefecture is not None:
         items = items.filter(pilot__prefecture__code=prefecture)
     if pilot_id is not None:

@@ -20,14 +20,12 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from pilots.api.reports import ReportContentSerializer
 from pilots.models import Pilot, ProgressReport
 from pilots.periods import InvalidPeriod, Period
-from pilots.services.reports import (  # noqa: F401  (Receipt, receipt_of: the API reads them here)
+from pilots.report_content import ReportContentSerializer
+from pilots.services.reports import (
     CONTENT_FIELDS,
     EDITABLE_STATES,
-    Receipt,
-    receipt_of,
     report_create,
     report_submit,
     report_update,

@@ -18,7 +18,8 @@ from django.utils import timezone
 
 from pilots.models import Milestone, Pilot, PlanItem, ProgressReport, ReportTransition
 from pilots.periods import Period, periods_between
-from pilots.services.reports import receipt_content
+from pilots.services.completion import completion_recompute_all
+from pilots.services.reports import receipt_issue
 from tasks_app.models import Programme, SubTask
 
 State = ProgressReport.State
@@ -128,7 +129,7 @@ def _reports(pilot: Pilot, subtasks: list[SubTask], today: dt.date) -> list[Prog
 def _receipts_and_transitions(reports: list[ProgressReport]) -> None:
     transitions = []
     for report in reports:
-        report.receipt_hash = hashlib.sha256(receipt_content(report, report.submitted_at).encode()).hexdigest()
+        report.receipt_hash = receipt_issue(report, report.submitted_at).sha256
         created_at = report.submitted_at - dt.timedelta(days=1)
         transitions.append(ReportTransition(report=report, action=Action.CREATE, to_state=State.DRAFT, at=created_at))
         transitions.append(ReportTransition(report=report, action=Action.SUBMIT, from_state=State.DRAFT,
@@ -148,8 +149,6 @@ def demo_completion_history(*, today: dt.date | None = None) -> dict[str, int]:
     """Compute the completion snapshots a first run shows: each quarter end up to the programme
     deadline, each year end after it, and today — so the dashboard has a history before the first
     nightly job. Idempotent (the recompute upserts)."""
-    from pilots.services.completion import completion_recompute_all
-
     today = today or timezone.localdate()
     deadline = max(Programme.objects.values_list("goal_deadline", flat=True), default=today)
     first = Pilot.objects.order_by("designated_on").values_list("designated_on", flat=True).first() or today

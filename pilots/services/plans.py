@@ -222,7 +222,7 @@ def plan_item_accept(*, plan_item_id: int, expected_version: int | None, context
         if item.accepted_at is not None:
             raise InvalidTransition(_("This plan item has already been accepted."))
         before = snapshot(item)
-        bump_version(item, accepted_at=timezone.now(), accepted_by=_user(context), updated_at=timezone.now())
+        bump_version(item, accepted_at=timezone.now(), accepted_by=context.acting_user, updated_at=timezone.now())
         audit_record(context=context, action="accept", instance=item, before=before, after=snapshot(item))
     return item
 
@@ -263,7 +263,7 @@ def plan_change_propose(
                                       target_percent=milestone.target_percent, exclude_milestone_id=milestone.pk)
                 milestone.full_clean(validate_unique=False, validate_constraints=False)
         proposal = Proposal(plan_item=item, milestone_id=milestone_id, kind=kind, changes=_to_json(changes),
-                            reason=reason or "", proposed_by=_user(context))
+                            reason=reason or "", proposed_by=context.acting_user)
         proposal.save(force_insert=True)
         audit_record(context=context, action="propose", instance=proposal, before=None, after=snapshot(proposal))
     return proposal
@@ -309,7 +309,7 @@ def _locked_proposal(proposal_id: int, expected_version: int | None, context: Ch
     proposal = lock_version(Proposal, proposal_id, expected_version)
     if proposal.state != Proposal.State.PROPOSED:
         raise InvalidTransition(_("This proposal has already been decided."))
-    user = _user(context)
+    user = context.acting_user
     if user is not None and proposal.proposed_by_id == user.pk:
         raise InvalidTransition(_("A proposal is decided by someone other than the person who made it."))
     _refuse_if_revoked(proposal.plan_item.pilot)
@@ -318,7 +318,7 @@ def _locked_proposal(proposal_id: int, expected_version: int | None, context: Ch
 
 def _decide(proposal: PlanChangeProposal, state: str, comment: str, context: ChangeContext) -> PlanChangeProposal:
     before = snapshot(proposal)
-    bump_version(proposal, state=state, decided_by=_user(context), decided_at=timezone.now(),
+    bump_version(proposal, state=state, decided_by=context.acting_user, decided_at=timezone.now(),
                  decision_comment=comment or "", milestone_id=proposal.milestone_id)
     audit_record(context=context, action=state, instance=proposal, before=before, after=snapshot(proposal))
     return proposal
@@ -343,10 +343,6 @@ def _from_json(changes: dict[str, Any]) -> dict[str, Any]:
             value = dt.date.fromisoformat(value)
         decoded[field] = value
     return decoded
-
-
-def _user(context: ChangeContext):
-    return context.user if getattr(context.user, "is_authenticated", False) else None
 
 
 # --- internals ----------------------------------------------------------------------------------

@@ -83,12 +83,10 @@ def report_rules_check(
 
 
 def last_approved_percent(*, pilot: Pilot, subtask: SubTask, period: Period, exclude_report_id=None) -> Decimal | None:
-    approved = ProgressReport.objects.filter(
-        pilot=pilot, subtask=subtask, state=State.APPROVED, period_start__lte=period.start
-    )
+    approved = ProgressReport.objects.filter(pilot=pilot, subtask=subtask, period_start__lte=period.start)
     if exclude_report_id is not None:
         approved = approved.exclude(pk=exclude_report_id)
-    return approved.order_by("-period_start", "-revision").values_list("percent_complete", flat=True).first()
+    return approved.approved_latest_first().values_list("percent_complete", flat=True).first()
 
 
 def report_create(
@@ -106,7 +104,7 @@ def report_create(
             report_rules_check(pilot=pilot, subtask=subtask, period=period, content=content)
             report = ProgressReport(
                 pilot=pilot, subtask=subtask, period=str(period), period_start=period.start, revision=1,
-                state=State.DRAFT, created_by=_user(context), is_demo=is_demo or pilot.is_demo, **content,
+                state=State.DRAFT, created_by=context.acting_user, is_demo=is_demo or pilot.is_demo, **content,
             )
             # pilot, subtask and created_by are instances the caller has already loaded: checking that
             # they exist would cost a query each.
@@ -174,7 +172,7 @@ def report_approve(*, report_id: int, expected_version: int | None, context: Cha
         if report.state != State.SUBMITTED:
             raise InvalidTransition(_("Only a submitted report can be approved."))
         return _transition(report, Action.APPROVE, State.APPROVED, context, comment=comment,
-                           reviewed_at=timezone.now(), reviewed_by=_user(context), review_comment=comment)
+                           reviewed_at=timezone.now(), reviewed_by=context.acting_user, review_comment=comment)
 
 
 def report_return(*, report_id: int, expected_version: int | None, context: ChangeContext,
@@ -187,7 +185,7 @@ def report_return(*, report_id: int, expected_version: int | None, context: Chan
         if report.state != State.SUBMITTED:
             raise InvalidTransition(_("Only a submitted report can be returned."))
         return _transition(report, Action.RETURN, State.RETURNED, context, comment=comment,
-                           reviewed_at=timezone.now(), reviewed_by=_user(context), review_comment=comment)
+                           reviewed_at=timezone.now(), reviewed_by=context.acting_user, review_comment=comment)
 
 
 def report_correct(
@@ -212,7 +210,7 @@ def report_correct(
         bump_version(approved, is_current=False)
         correction = ProgressReport(
             pilot=approved.pilot, subtask=approved.subtask, period=approved.period, period_start=approved.period_start,
-            revision=approved.revision + 1, state=State.DRAFT, correction_reason=reason, created_by=_user(context),
+            revision=approved.revision + 1, state=State.DRAFT, correction_reason=reason, created_by=context.acting_user,
             is_demo=approved.is_demo, **content,
         )
         correction.full_clean(validate_unique=False, validate_constraints=False)
@@ -225,10 +223,6 @@ def report_correct(
 
 # --- internals --------------------------------------------------------------------------------
 
-def _user(context: ChangeContext):
-    return context.user if getattr(context.user, "is_authenticated", False) else None
-
-
 def _locked(report_id: int, expected_version: int | None) -> ProgressReport:
     return lock_version(
         ProgressReport, report_id, expected_version,
@@ -239,7 +233,7 @@ def _locked(report_id: int, expected_version: int | None) -> ProgressReport:
 def _record(report: ProgressReport, action: str, from_state: str, to_state: str, context: ChangeContext,
             comment: str = "") -> ReportTransition:
     return ReportTransition.objects.create(
-        report=report, action=action, from_state=from_state, to_state=to_state, actor=_user(context),
+        report=report, action=action, from_state=from_state, to_state=to_state, actor=context.acting_user,
         at=timezone.now(), comment=comment,
     )
 
@@ -268,11 +262,17 @@ def _submit(report: ProgressReport, context: ChangeContext, *, history: list | N
             ) -> tuple[ProgressReport, Receipt]:
     action = Action.RESUBMIT if report.state == State.RETURNED else Action.SUBMIT
     submitted_at = timezone.now()
-    canonical = receipt_content(report, submitted_at)
-    digest = hashlib.sha256(canonical.encode()).hexdigest()
+    receipt = receipt_issue(report, submitted_at)
     report = _transition(report, action, State.SUBMITTED, context, history=history, submitted_at=submitted_at,
-                         receipt_hash=digest)
-    return report, Receipt(report.pk, report.revision, local_iso(submitted_at), digest, canonical)
+                         receipt_hash=receipt.sha256)
+    return report, receipt
+
+
+def receipt_issue(report: ProgressReport, submitted_at) -> Receipt:
+    """The receipt of filing ``report`` at ``submitted_at``: its canonical content and the SHA-256 of it, which
+    the report stores as ``receipt_hash`` (every submission, and the demo data, issue it here)."""
+    content = receipt_content(report, submitted_at)
+    return Receipt(report.pk, report.revision, local_iso(submitted_at), _digest(content), content)
 
 
 def receipt_content(report: ProgressReport, submitted_at, *, as_utc: bool = False) -> str:
@@ -303,12 +303,18 @@ def receipt_of(report: ProgressReport) -> Receipt | None:
     if report.state not in (ProgressReport.State.SUBMITTED, ProgressReport.State.APPROVED) \
             or report.submitted_at is None or not report.receipt_hash:
         return None
-    content = receipt_content(report, report.submitted_at)
-    if hashlib.sha256(content.encode()).hexdigest() != report.receipt_hash:
-        legacy = receipt_content(report, report.submitted_at, as_utc=True)
-        if hashlib.sha256(legacy.encode()).hexdigest() == report.receipt_hash:
-            content = legacy
-    return Receipt(report.pk, report.revision, local_iso(report.submitted_at), report.receipt_hash, content)
+    receipt = receipt_issue(report, report.submitted_at)
+    if receipt.sha256 == report.receipt_hash:
+        return receipt
+    content = receipt.content
+    legacy = receipt_content(report, report.submitted_at, as_utc=True)
+    if _digest(legacy) == report.receipt_hash:
+        content = legacy
+    return Receipt(report.pk, report.revision, receipt.submitted_at, report.receipt_hash, content)
+
+
+def _digest(content: str) -> str:
+    return hashlib.sha256(content.encode()).hexdigest()
 
 
 def _plain(value):

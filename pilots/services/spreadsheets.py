@@ -31,10 +31,9 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from pilots.api.common import DEMO_LABEL
+from pilots.labels import DEMO_LABEL
 from pilots.models import ProgressReport
 from smartcity import exports
-from smartcity.exports import CSV_CONTENT_TYPE  # noqa: F401  (the API answers with it)
 
 MAX_ROWS = 5000  # reports per upload
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024

@@ -12,11 +12,12 @@ from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_f
 from rest_framework import serializers
 
 from smartcity.api.viewsets import ScopedReadOnlyViewSet
-from smartcity.auth.access import Role, Rule
+from smartcity.auth.access import Rule
+from smartcity.auth.roles import PROVINCE_ROLES
 from smartcity.models import AuditEntry
 
 # Only the provincial office's reviewers and administrators read the trail; everyone else gets 403.
-PROVINCE_ONLY = Rule(roles=frozenset({Role.REVIEWER, Role.ADMIN}),
+PROVINCE_ONLY = Rule(roles=PROVINCE_ROLES,
                      description="provincial reviewers and administrators")
 
 

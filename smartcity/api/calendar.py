@@ -30,7 +30,8 @@ from smartcity.api.idempotency import IDEMPOTENCY_PARAMETER, IDEMPOTENCY_RESPONS
 from smartcity.api.parsers import JSONParser
 from smartcity.api.viewsets import ScopedViewSetMixin
 from smartcity.audit import ChangeContext
-from smartcity.auth.access import SIGNED_IN, Role, write_rule
+from smartcity.auth.access import SIGNED_IN, write_rule
+from smartcity.auth.roles import PROVINCE_ROLES
 from smartcity.models import CalendarDay
 from smartcity.working_calendar import (
     calendar_day_create,
@@ -42,7 +43,7 @@ from smartcity.working_calendar import (
 )
 from smartcity.workdays import known_years
 
-_KEEPERS = write_rule(Role.REVIEWER, Role.ADMIN)  # roles held only in the provincial office
+_KEEPERS = write_rule(*PROVINCE_ROLES)  # roles held only in the provincial office
 _TAGS = ["calendar"]
 _WHO = "Provincial reviewers and administrators only; everyone signed in reads the calendar."
 _MAX_IMPORT_BYTES = 1024 * 1024

@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
-from rest_framework import status
-from rest_framework.exceptions import APIException
 
-from smartcity.api.errors import ErrorSerializer
+# The errors belong to the error format (which maps ``StaleVersion`` to a 412); this module only raises them.
+from smartcity.api.errors import ErrorSerializer, PreconditionFailed, PreconditionRequired
 from smartcity.concurrency import parse_etag
 
-
-class PreconditionRequired(APIException):
-    status_code = status.HTTP_428_PRECONDITION_REQUIRED
-    default_detail = _("Send the ETag you last read in an If-Match header, so that no one else's change is lost.")
-    default_code = "if_match_required"
-
-
-class PreconditionFailed(APIException):
-    status_code = status.HTTP_412_PRECONDITION_FAILED
-    default_detail = _("Someone changed this since you read it: fetch it again and reapply your change.")
-    default_code = "precondition_failed"
+__all__ = ["CONCURRENCY_RESPONSES", "IF_MATCH_PARAMETER", "PreconditionFailed", "PreconditionRequired",
+           "expected_version"]
 
 
 def expected_version(request, instance) -> int:

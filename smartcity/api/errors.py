@@ -27,7 +27,7 @@ from rest_framework.views import set_rollback
 
 from smartcity.concurrency import StaleVersion
 from smartcity.exceptions import InvalidTransition
-from smartcity.middleware import current_request_id
+from smartcity.request_ids import current_request_id
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +52,22 @@ class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = _lazy("The object is not in a state that allows this action.")
     default_code = "invalid_state"
+
+
+class PreconditionRequired(exceptions.APIException):
+    """A change without ``If-Match`` (``smartcity.api.concurrency`` asks for it)."""
+
+    status_code = status.HTTP_428_PRECONDITION_REQUIRED
+    default_detail = _lazy("Send the ETag you last read in an If-Match header, so that no one else's change is lost.")
+    default_code = "if_match_required"
+
+
+class PreconditionFailed(exceptions.APIException):
+    """A change against a version that is no longer current (a stale ``If-Match``, or ``StaleVersion``)."""
+
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_detail = _lazy("Someone changed this since you read it: fetch it again and reapply your change.")
+    default_code = "precondition_failed"
 
 
 class RequestTooLarge(exceptions.APIException):
@@ -117,8 +133,6 @@ def _django_error_detail(exc: DjangoValidationError) -> dict[str, list[ErrorDeta
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
-    from smartcity.api.concurrency import PreconditionFailed  # that module documents its errors with ours
-
     if isinstance(exc, StaleVersion):
         exc = PreconditionFailed()
     elif isinstance(exc, InvalidTransition):

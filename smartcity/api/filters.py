@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 import django_filters
 from django import forms
@@ -18,6 +19,19 @@ from smartcity.auth.access import actor_for
 GENERIC_PARAMS = {"page", "page_size", "format"}
 
 
+def reject_unknown_params(query_params: Iterable[str], allowed: Iterable[str]) -> None:
+    """A query parameter the endpoint does not know is a 400, not silently ignored: the one check of every view.
+
+    A typo such as ``?prefecure=510100`` would otherwise return every pilot and look like an answer. Each unknown
+    parameter is named, with the code ``unknown_parameter`` and the parameters the endpoint does know.
+    """
+    allowed = set(allowed)
+    unknown = sorted(set(query_params) - allowed)
+    if unknown:
+        message = _("Unknown query parameter. Allowed: %(allowed)s.") % {"allowed": ", ".join(sorted(allowed)) or "-"}
+        raise ValidationError({name: [message] for name in unknown}, code="unknown_parameter")
+
+
 class WholeNumberFilter(django_filters.NumberFilter):
     """An id or a year: a whole number within 64 bits. ``1.5`` is a 400, not rounded down to 1 by the database,
     and ``2**63`` a 400, not an overflow in the database driver."""
@@ -31,10 +45,7 @@ class WholeNumberFilter(django_filters.NumberFilter):
 
 
 class StrictFilterBackend(DjangoFilterBackend):
-    """django-filter, plus: a query parameter the endpoint does not know is a 400, not silently ignored.
-
-    A typo such as ``?prefecure=510100`` would otherwise return every pilot and look like an answer.
-    """
+    """django-filter, plus: a query parameter the endpoint does not know is a 400 (``reject_unknown_params``)."""
 
     def filter_queryset(self, request, queryset, view):
         if getattr(view, "action", None) == "list" or request.method == "GET":
@@ -51,15 +62,7 @@ class StrictFilterBackend(DjangoFilterBackend):
         if getattr(view, "ordering_fields", None):
             allowed.add("ordering")
         allowed |= set(getattr(view, "extra_query_params", ()))
-        unknown = sorted(set(request.query_params) - allowed)
-        if unknown:
-            raise ValidationError(
-                {
-                    name: [_("Unknown query parameter. Allowed: %(allowed)s.") % {"allowed": ", ".join(sorted(allowed))}]
-                    for name in unknown
-                },
-                code="unknown_parameter",
-            )
+        reject_unknown_params(request.query_params, allowed)
 
 
 class StrictOrderingFilter(OrderingFilter):

@@ -3,25 +3,29 @@
 Two questions, answered in two places only:
 - *may this actor perform this action at all?* — ``ActionPolicy``, from the rule each view declares
   for each action (``access_rules``); an unsafe action without a rule is denied;
-- *which objects exist for this actor?* — the model's ``QuerySet.visible_to(actor)``. Objects outside
+- *which objects exist for this actor?* — the model's ``QuerySet.visible_to(actor)``, one rule
+  (``smartcity.auth.scoping.ScopedQuerySet``) that each model declares its paths into. Objects outside
   an actor's scope are not forbidden but absent: another prefecture's pilot answers 404.
+
+The vocabulary (roles, kinds of organisation) is the platform's own (``smartcity.auth.roles``); where a user
+belongs is the domain's to say, through the resolver it registers (``placement_resolver_register``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.utils.translation import gettext_lazy as _
 from rest_framework.permissions import BasePermission
 
-from pilots.models import Membership, Organisation
+from smartcity.auth.roles import API_ONLY_ROLES, OrganisationKind, Role
 from smartcity.models import ApiToken
 
-Role = Membership.Role
-
-# Roles of machine clients: they call the API with a token and are refused on every session page (dashboard,
-# sign-in, admin), which are for people.
-API_ONLY_ROLES = frozenset({Role.INTEGRATOR})
+__all__ = [
+    "ANONYMOUS", "API_ONLY_ROLES", "PUBLIC", "READ", "SIGNED_IN", "ActionPolicy", "Actor", "Placement", "Role",
+    "Rule", "actor_for", "actor_from_user", "placement_resolver_register", "rule_for", "write_rule",
+]
 
 
 @dataclass(frozen=True)
@@ -61,29 +65,47 @@ class Actor:
 ANONYMOUS = Actor(user=None)
 
 
+@dataclass(frozen=True)
+class Placement:
+    """Where a user belongs, as the domain records it: a role in one organisation (and that organisation's
+    prefecture or department, for an office of one)."""
+
+    role: str
+    organisation_kind: str
+    organisation_id: int
+    prefecture_id: int | None = None
+    department_id: int | None = None
+
+
+# The domain's answer to "where does this user belong?" (None: nowhere). The platform defines the question
+# and the domain answers it: ``pilots`` registers its resolver in ``PilotsConfig.ready()``.
+_placement_resolver: Callable[[object], Placement | None] | None = None
+
+
+def placement_resolver_register(resolver: Callable[[object], Placement | None]) -> None:
+    global _placement_resolver
+    _placement_resolver = resolver
+
+
 def actor_from_user(user, token: ApiToken | None = None) -> Actor:
     if user is None or not user.is_authenticated or not user.is_active:
         return ANONYMOUS
-    try:
-        membership = user.membership
-    except Membership.DoesNotExist:
-        membership = None
-    if membership is None:
+    placement = _placement_resolver(user) if _placement_resolver is not None else None
+    if placement is None:
         # A superuser with no organisation administers the province.
         if user.is_superuser:
             return Actor(
-                user=user, role=Role.ADMIN, organisation_kind=Organisation.Kind.PROVINCE,
+                user=user, role=Role.ADMIN, organisation_kind=OrganisationKind.PROVINCE,
                 token=token, is_superuser=True,
             )
         return Actor(user=user, token=token)
-    organisation = membership.organisation
     return Actor(
         user=user,
-        role=membership.role,
-        organisation_kind=organisation.kind,
-        organisation_id=organisation.pk,
-        prefecture_id=organisation.prefecture_id,
-        department_id=organisation.department_id,
+        role=placement.role,
+        organisation_kind=placement.organisation_kind,
+        organisation_id=placement.organisation_id,
+        prefecture_id=placement.prefecture_id,
+        department_id=placement.department_id,
         token=token,
         is_superuser=user.is_superuser,
     )

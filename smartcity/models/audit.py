@@ -5,13 +5,13 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from smartcity.auth.roles import PROVINCE_ROLES
+
 
 class AuditQuerySet(models.QuerySet):
     def visible_to(self, actor):
         """Only the province (reviewers and administrators) reads the audit trail; for everyone else it is empty."""
-        from smartcity.auth.access import Role  # access imports the models: import at call time
-
-        return self if actor.has_role(Role.REVIEWER, Role.ADMIN) else self.none()
+        return self if actor.has_role(*PROVINCE_ROLES) else self.none()
 
 
 class AuditEntry(models.Model):
