@@ -15,7 +15,7 @@ from pilots.api.common import PilotBriefSerializer, SubTaskBriefSerializer
 from pilots.links import item_links, reminder_api_url
 from pilots.models import CurrentOverdueItem, Notification, Pilot, Prefecture, Reminder, ReminderKind, ReminderLevel
 from pilots.selectors.overdue import overdue_computed_at, overdue_items
-from smartcity.api.filters import GENERIC_PARAMS, NamedObjectFilter, reject_unknown_params
+from smartcity.api.filters import GENERIC_PARAMS, NamedObjectFilter, unknown_param_errors
 from smartcity.api.idempotency import IdempotentPostMixin
 from smartcity.api.pagination import StrictPageNumberPagination
 from smartcity.api.viewsets import ScopedReadOnlyViewSet, ScopedViewSetMixin
@@ -228,8 +228,7 @@ class OverdueView(generics.ListAPIView):
 
     @staticmethod
     def _params(request) -> dict:
-        reject_unknown_params(request.query_params, _OVERDUE_PARAMS | GENERIC_PARAMS)
-        errors: dict = {}
+        errors = unknown_param_errors(request.query_params, _OVERDUE_PARAMS | GENERIC_PARAMS)
         params: dict = {}
         for name in ("kind", "level"):
             value = request.query_params.get(name)

@@ -10,7 +10,7 @@ from django_filters.constants import EMPTY_VALUES
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 from django_filters.rest_framework import DjangoFilterBackend
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework.filters import OrderingFilter, SearchFilter
 
 from smartcity.auth.access import actor_for
@@ -19,17 +19,23 @@ from smartcity.auth.access import actor_for
 GENERIC_PARAMS = {"page", "page_size", "format"}
 
 
-def reject_unknown_params(query_params: Iterable[str], allowed: Iterable[str]) -> None:
-    """A query parameter the endpoint does not know is a 400, not silently ignored: the one check of every view.
+def unknown_param_errors(query_params: Iterable[str], allowed: Iterable[str]) -> dict[str, list[ErrorDetail]]:
+    """The one rule for query parameters an endpoint does not know: each is an error of its own, with the code
+    ``unknown_parameter`` and the parameters the endpoint does know (none: ``{}``).
 
-    A typo such as ``?prefecure=510100`` would otherwise return every pilot and look like an answer. Each unknown
-    parameter is named, with the code ``unknown_parameter`` and the parameters the endpoint does know.
+    A typo such as ``?prefecure=510100`` would otherwise return every pilot and look like an answer. A view that
+    checks its other parameters by hand adds these errors to its own, so that one 400 names every bad one.
     """
     allowed = set(allowed)
-    unknown = sorted(set(query_params) - allowed)
-    if unknown:
-        message = _("Unknown query parameter. Allowed: %(allowed)s.") % {"allowed": ", ".join(sorted(allowed)) or "-"}
-        raise ValidationError({name: [message] for name in unknown}, code="unknown_parameter")
+    message = _("Unknown query parameter. Allowed: %(allowed)s.") % {"allowed": ", ".join(sorted(allowed)) or "-"}
+    return {name: [ErrorDetail(message, code="unknown_parameter")] for name in sorted(set(query_params) - allowed)}
+
+
+def reject_unknown_params(query_params: Iterable[str], allowed: Iterable[str]) -> None:
+    """A query parameter the endpoint does not know is a 400, not silently ignored (``unknown_param_errors``)."""
+    errors = unknown_param_errors(query_params, allowed)
+    if errors:
+        raise ValidationError(errors, code="unknown_parameter")
 
 
 class WholeNumberFilter(django_filters.NumberFilter):
