@@ -213,14 +213,14 @@ def test_the_output_has_the_fields_of_the_schema_serializers(world):
 def test_a_percent_renders_as_the_decimal_field_renders_it(value):
     field = serializers.DecimalField(max_digits=6, decimal_places=2)
 
-    assert api._Json().percent(value) == field.to_representation(value)
+    assert api.Rendering().percent(value) == field.to_representation(value)
 
 
 @pytest.mark.parametrize("value", [
     dt.datetime(2021, 10, 15, 6, 30, 5, 123456, tzinfo=SHANGHAI), dt.datetime(2021, 10, 14, 22, 30, tzinfo=dt.UTC),
 ])
 def test_a_time_renders_as_the_datetime_field_renders_it(value):
-    json = api._Json()
+    json = api.Rendering()
 
     assert json.time(value) == json.time(value) == serializers.DateTimeField().to_representation(value)
 

@@ -209,7 +209,7 @@ def test_a_worker_killed_mid_recompute_commits_nothing_and_the_redelivered_task_
 
     today = world["today"]
     marker = workdir / "hung"
-    hooks = {"FAULTS_HANG_AT": "pilots.services.completion:_upsert_area_rows", "FAULTS_HANG_MARKER": str(marker),
+    hooks = {"FAULTS_HANG_AT": "pilots.services.completion.recompute:_upsert_area_rows", "FAULTS_HANG_MARKER": str(marker),
              "FAULTS_VISIBILITY_TIMEOUT": "2" if pool == "solo" else ""}
     workers = []
     with faults.throwaway_redis(workdir / "redis") as redis, faults.celery_broker(redis.url):
