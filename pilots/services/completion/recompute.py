@@ -29,6 +29,7 @@ from pilots.services.completion.subtasks import (
     _pilots_with_demo_content,
     _upsert_subtask_rows,
 )
+from pilots.services.webhooks import CompletionWatch
 from tasks_app.models import Programme, SubTask
 
 
@@ -99,6 +100,8 @@ def _recompute(*, programme: Programme, as_of: dt.date, pilot: Pilot | None) -> 
     )
     counts: Counter[str] = Counter()
     with transaction.atomic():
+        # Before anything is written: the figures that completion.changed compares with.
+        watch = CompletionWatch(programme_id=programme.pk, as_of=as_of, pilot_id=None if run.full else pilot.pk)
         _tune_session(run)
         states = pilot_states_as_of(programme=programme, as_of=as_of)
         variants = []
@@ -131,6 +134,7 @@ def _recompute(*, programme: Programme, as_of: dt.date, pilot: Pilot | None) -> 
         for real_only, included, _computed, _copied in variants:
             counts["area_rows"] += _upsert_area_rows(run, real_only)
             counts["rate_rows"] += _upsert_rates(run, real_only, included)
+        watch.emit()
     return dict(counts)
 
 
