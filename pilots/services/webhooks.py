@@ -49,6 +49,7 @@ from pilots import task_names
 from pilots.links import reminder_api_url, report_api, report_page
 from pilots.models import CompletionRollup, Notification, ProgressReport
 from pilots.models.webhooks import MAX_CONSECUTIVE_FAILURES, WebhookDelivery, WebhookEvent, WebhookSubscription
+from pilots.services.delivery import DeliveryError
 from pilots.services.webhook_targets import Target, TargetRefused, resolve_target
 from smartcity.audit import ChangeContext, audit_record, snapshot
 from smartcity.links import site_url
@@ -67,11 +68,8 @@ REPORT_EVENTS = {
 }
 
 
-class WebhookDeliveryError(Exception):
-    def __init__(self, message: str, *, retryable: bool, status: int | None = None):
-        super().__init__(message)
-        self.retryable = retryable
-        self.status = status  # the receiver's HTTP status, if it answered
+# The error of a failed POST: the one delivery error, under the name the webhook code has always used.
+WebhookDeliveryError = DeliveryError
 
 
 def sign(*, secret: str, body: str, timestamp: int) -> str:
