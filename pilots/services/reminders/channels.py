@@ -20,18 +20,14 @@ from django.utils import translation
 
 from pilots.links import overdue_api, overdue_page
 from pilots.models import Notification, Reminder
+from pilots.models.reminders import reminder_kind_labels
 from pilots.services.delivery import DeliveryError
 
 ENGLISH = "en"
 CHINESE = "zh-hans"
 
-# Bilingual labels, so that a digest reads right whatever translations are compiled.
-KIND_TEXT = {
-    "report_missing": ("季度进展报告未按期报送", "Quarterly report not submitted"),
-    "milestone_behind": ("里程碑到期未达目标", "Milestone passed below target"),
-    "returned_stale": ("退回的报告未重新报送", "Returned report not resubmitted"),
-    "review_stale": ("已报送的报告未审核", "Submitted report awaiting review"),
-}
+# A reminder's kind reads as the model's choice label (``ReminderKind``, translated like every label);
+# the levels keep the digest's own wording ("已逾期", where the dashboard's short label says "逾期").
 LEVEL_TEXT = {
     "due_soon": ("即将到期", "due soon"),
     "overdue": ("已逾期", "overdue"),
@@ -96,8 +92,9 @@ class Digest:
         membership = getattr(user, "membership", None) if user is not None else None
         language = ENGLISH if membership is not None and membership.language == ENGLISH else CHINESE
         english = language == ENGLISH
+        kinds = reminder_kind_labels(language)
         items = [
-            DigestItem(kind=KIND_TEXT[r.kind][english], level=LEVEL_TEXT[r.level][english],
+            DigestItem(kind=kinds[r.kind], level=LEVEL_TEXT[r.level][english],
                        pilot=_pilot_name(pilots[r.pilot_id], english=english), subtask=subtasks[r.subtask_id],
                        period=r.period, due_on=r.due_on, link=r.link)
             for r in rows
