@@ -33,7 +33,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from pilots import task_names
-from pilots.management.commands.benchmark_generate import BENCH_CODE, bench_periods
+from pilots.benchmark.generate import BENCH_CODE, bench_periods
 from pilots.models import CompletionRollup, Membership, Organisation, Pilot, ProgressReport, Reminder
 from pilots.periods import Period
 from pilots.services.completion import completion_recompute_all
