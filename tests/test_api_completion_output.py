@@ -24,6 +24,7 @@ from rest_framework import serializers
 from pilots.api import completion as api
 from pilots.models import Pilot, ProgressReport
 from pilots.services.completion import completion_recompute_all
+from tests.completion_helpers import SHANGHAI, at, designate, plan, report
 from tests.factories import (
     DepartmentFactory,
     OrganisationFactory,
@@ -36,7 +37,6 @@ from tests.factories import (
     member,
 )
 from tests.helpers import client_for
-from tests.test_completion import SHANGHAI, at, designate, plan, report
 
 pytestmark = pytest.mark.django_db
 
