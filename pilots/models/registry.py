@@ -34,9 +34,6 @@ class PilotQuerySet(models.QuerySet):
             return self.filter(prefecture_id=actor.prefecture_id)
         return self if actor.sees_all_prefectures else self.none()
 
-    def real(self):
-        return self.filter(is_demo=False)
-
 
 class Pilot(BilingualNameMixin):
     """A county-level unit (县、市、区) designated as a provincial pilot under a programme."""

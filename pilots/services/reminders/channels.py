@@ -14,7 +14,6 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
 from django.utils import translation
 
@@ -129,10 +128,6 @@ class EmailChannel(Channel):
         subject = " ".join(digest.render("reminders/digest_email_subject.txt").split())
         message = EmailMultiAlternatives(subject=subject, body=digest.render("reminders/digest_email.txt"),
                                          from_email=settings.DEFAULT_FROM_EMAIL, to=[digest.email])
-        try:
-            message.attach_alternative(digest.render("reminders/digest_email.html"), "text/html")
-        except TemplateDoesNotExist:
-            pass
         try:
             message.send(fail_silently=False)
         except smtplib.SMTPRecipientsRefused as exc:
