@@ -237,3 +237,19 @@ def test_the_hot_reads_take_few_queries(world, django_assert_num_queries):
         client.get(f"/api/v1/pilots/{chenghua.pk}/completion/")  # + the pilot, its rollup rows, its sub-task rows
     with django_assert_num_queries(4):
         client.get("/api/v1/completion/prefectures/")  # + the newest date, the count, the page
+
+
+def test_a_field_added_to_a_serializer_is_selected_and_rendered_without_another_change():
+    class WithScope(api.PrefectureCompletionSerializer):
+        class Meta(api.PrefectureCompletionSerializer.Meta):
+            fields = [*api.PrefectureCompletionSerializer.Meta.fields, "scope"]
+            read_only_fields = fields
+
+    plan = api.renderer(WithScope)
+    row = dict.fromkeys(plan.columns) | {"prefecture_id": 741, "prefecture__code": "519100", "scope": "prefecture",
+                                         "includes_demo": False, "completion": Decimal("45.20")}
+    rendered = plan.render(row, api.Rendering())
+
+    assert "scope" in plan.columns and list(rendered) == list(WithScope().fields)
+    assert rendered["scope"] == "prefecture" and rendered["completion"] == "45.20"
+    assert rendered["prefecture"]["code"] == "519100" and rendered["demo_label"] is None
