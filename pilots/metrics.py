@@ -9,11 +9,12 @@ from __future__ import annotations
 from django.db.models import Count, Q
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from pilots import task_names
 from smartcity.metrics import age_seconds
 from smartcity.models import JobRun
 
 # The Celery task of the nightly completion snapshot (smartcity.schedules, "nightly completion snapshot").
-NIGHTLY_RECOMPUTE_TASK = "pilots.recompute_all_completion"
+NIGHTLY_RECOMPUTE_TASK = task_names.RECOMPUTE_ALL_COMPLETION
 
 
 def pilots_metrics():

@@ -7,29 +7,30 @@ import datetime as dt
 from celery import shared_task
 from django.utils import timezone
 
+from pilots import task_names
 from pilots.services.completion import completion_recompute_all, completion_recompute_pilot
-from pilots.services.webhooks import webhook_completion_watch
 
 
-@shared_task(name="pilots.recompute_pilot_completion", ignore_result=True)
+@shared_task(name=task_names.RECOMPUTE_PILOT_COMPLETION, ignore_result=True)
 def recompute_pilot_completion(pilot_id: int, as_of: str | None = None) -> dict[str, int]:
     """One pilot's completion and the rollups it feeds, as of ``as_of`` (ISO date; default today).
 
-    Sent through the outbox whenever a report of the pilot changes state. Idempotent.
+    Sent through the outbox whenever a report of the pilot changes state; emits ``completion.changed``
+    when a figure changes (``pilots.services.webhooks.CompletionWatch``). Idempotent.
     """
     day = dt.date.fromisoformat(as_of) if as_of else timezone.localdate()
-    return webhook_completion_watch(pilot_id=pilot_id, as_of=day,
-                                    recompute=lambda: completion_recompute_pilot(pilot_id=pilot_id, as_of=day))
+    return completion_recompute_pilot(pilot_id=pilot_id, as_of=day)
 
 
-@shared_task(name="pilots.recompute_all_completion", ignore_result=True)
+@shared_task(name=task_names.RECOMPUTE_ALL_COMPLETION, ignore_result=True)
 def recompute_all_completion(as_of: str | None = None) -> dict[str, int]:
-    """Every figure as of ``as_of`` (default today): the nightly snapshot. Idempotent."""
+    """Every figure as of ``as_of`` (default today): the nightly snapshot, with a ``completion.changed``
+    for each pilot whose figure changed since the previous one. Idempotent."""
     day = dt.date.fromisoformat(as_of) if as_of else timezone.localdate()
     return completion_recompute_all(as_of=day)
 
 
-@shared_task(name="pilots.send_reminders", ignore_result=True)
+@shared_task(name=task_names.SEND_REMINDERS, ignore_result=True)
 def send_reminders() -> dict:
     """Record and deliver the reminders due now (every 15 minutes; the sweep decides whether it is time)."""
     from pilots.services.reminders import reminders_sweep
@@ -37,7 +38,7 @@ def send_reminders() -> dict:
     return reminders_sweep()
 
 
-@shared_task(name="pilots.refresh_overdue", ignore_result=True)
+@shared_task(name=task_names.REFRESH_OVERDUE, ignore_result=True)
 def refresh_overdue(pilot_id: int | None = None) -> int:
     """Recompute and store one pilot's overdue items (sent through the outbox when its reports or plan change),
     or the whole list (``pilot_id`` None: a reminder rule was edited).
@@ -49,7 +50,7 @@ def refresh_overdue(pilot_id: int | None = None) -> int:
     return overdue_refresh(pilot_id=pilot_id)
 
 
-@shared_task(name="pilots.deliver_webhooks", bind=True, ignore_result=True)
+@shared_task(name=task_names.DELIVER_WEBHOOKS, bind=True, ignore_result=True)
 def deliver_webhooks(self, event: str, event_id: str, data: dict | None = None, created_at: str | None = None,
                      ref: dict | None = None) -> int:
     """Record one delivery per subscription to ``event`` and send each (sent through the outbox). Idempotent.
@@ -65,7 +66,7 @@ def deliver_webhooks(self, event: str, event_id: str, data: dict | None = None, 
     return len(ids)
 
 
-@shared_task(name="pilots.send_webhook", bind=True, ignore_result=True, max_retries=8,
+@shared_task(name=task_names.SEND_WEBHOOK, bind=True, ignore_result=True, max_retries=8,
              autoretry_for=(Exception,), dont_autoretry_for=(), retry_backoff=30, retry_backoff_max=3600,
              retry_jitter=True)
 def send_webhook(self, delivery_id: int) -> str:
@@ -83,7 +84,7 @@ def send_webhook(self, delivery_id: int) -> str:
         raise
 
 
-@shared_task(name="pilots.calendar_year_notices", ignore_result=True)
+@shared_task(name=task_names.CALENDAR_YEAR_NOTICES, ignore_result=True)
 def calendar_year_notices() -> dict[str, int]:
     """Daily: tell the provincial administrators that a year's holiday arrangement is missing. Idempotent."""
     from pilots.services.calendar import calendar_year_notices as notices

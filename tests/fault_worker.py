@@ -4,7 +4,7 @@ It is the project's own app (``smartcity.celery.app``: its settings, tasks and r
 hooks switched on by environment variables, so that ``tests/test_faults.py`` can stop a real worker at
 a known point instead of relying on timing luck:
 
-- ``FAULTS_HANG_AT``: comma-separated ``module:attribute`` targets (``pilots.channels:EmailChannel.deliver``)
+- ``FAULTS_HANG_AT``: comma-separated ``module:attribute`` targets (``pilots.services.reminders.channels:EmailChannel.deliver``)
   sharing one call counter; call number ``FAULTS_HANG_ON_CALL`` (default 1) writes the process id to
   ``FAULTS_HANG_MARKER`` and sleeps until the process is killed. Only once: when the marker already
   exists (a redelivery, a restarted worker) the call goes through.

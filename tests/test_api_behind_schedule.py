@@ -9,6 +9,7 @@ import pytest
 
 from pilots.models import CompletionRollup
 from pilots.services.completion import completion_recompute_all
+from tests.completion_helpers import plan, report
 from tests.factories import (
     OrganisationFactory,
     PilotFactory,
@@ -19,7 +20,6 @@ from tests.factories import (
     member,
 )
 from tests.helpers import client_for, error_fields
-from tests.test_completion import plan, report
 
 pytestmark = pytest.mark.django_db
 

@@ -9,6 +9,7 @@ import pytest
 
 from pilots.models import CompletionRollup, ProgressReport
 from pilots.services.completion import completion_recompute_all
+from tests.completion_helpers import at, plan, report
 from tests.factories import (
     DepartmentFactory,
     OrganisationFactory,
@@ -22,7 +23,6 @@ from tests.factories import (
     member,
 )
 from tests.helpers import client_for, error_fields
-from tests.test_completion import at, plan, report
 
 pytestmark = pytest.mark.django_db
 

@@ -24,6 +24,7 @@ from rest_framework import serializers
 from pilots.api import completion as api
 from pilots.models import Pilot, ProgressReport
 from pilots.services.completion import completion_recompute_all
+from tests.completion_helpers import SHANGHAI, at, designate, plan, report
 from tests.factories import (
     DepartmentFactory,
     OrganisationFactory,
@@ -36,7 +37,6 @@ from tests.factories import (
     member,
 )
 from tests.helpers import client_for
-from tests.test_completion import SHANGHAI, at, designate, plan, report
 
 pytestmark = pytest.mark.django_db
 
@@ -213,14 +213,14 @@ def test_the_output_has_the_fields_of_the_schema_serializers(world):
 def test_a_percent_renders_as_the_decimal_field_renders_it(value):
     field = serializers.DecimalField(max_digits=6, decimal_places=2)
 
-    assert api._Json().percent(value) == field.to_representation(value)
+    assert api.Rendering().percent(value) == field.to_representation(value)
 
 
 @pytest.mark.parametrize("value", [
     dt.datetime(2021, 10, 15, 6, 30, 5, 123456, tzinfo=SHANGHAI), dt.datetime(2021, 10, 14, 22, 30, tzinfo=dt.UTC),
 ])
 def test_a_time_renders_as_the_datetime_field_renders_it(value):
-    json = api._Json()
+    json = api.Rendering()
 
     assert json.time(value) == json.time(value) == serializers.DateTimeField().to_representation(value)
 
@@ -237,3 +237,19 @@ def test_the_hot_reads_take_few_queries(world, django_assert_num_queries):
         client.get(f"/api/v1/pilots/{chenghua.pk}/completion/")  # + the pilot, its rollup rows, its sub-task rows
     with django_assert_num_queries(4):
         client.get("/api/v1/completion/prefectures/")  # + the newest date, the count, the page
+
+
+def test_a_field_added_to_a_serializer_is_selected_and_rendered_without_another_change():
+    class WithScope(api.PrefectureCompletionSerializer):
+        class Meta(api.PrefectureCompletionSerializer.Meta):
+            fields = [*api.PrefectureCompletionSerializer.Meta.fields, "scope"]
+            read_only_fields = fields
+
+    plan = api.renderer(WithScope)
+    row = dict.fromkeys(plan.columns) | {"prefecture_id": 741, "prefecture__code": "519100", "scope": "prefecture",
+                                         "includes_demo": False, "completion": Decimal("45.20")}
+    rendered = plan.render(row, api.Rendering())
+
+    assert "scope" in plan.columns and list(rendered) == list(WithScope().fields)
+    assert rendered["scope"] == "prefecture" and rendered["completion"] == "45.20"
+    assert rendered["prefecture"]["code"] == "519100" and rendered["demo_label"] is None

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from pilots.benchmark.generate import benchmark_generate, has_second_revision
 from pilots.benchmark.run import check_in_process
-from pilots.management.commands.benchmark_generate import benchmark_generate, has_second_revision
 from pilots.models import Milestone, Pilot, PlanItem, Prefecture, ProgressReport, ReportTransition
 from tasks_app.models import SubTask
 

@@ -15,6 +15,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from pilots.services.completion import completion_recompute_all
+from tests.completion_helpers import report
 from tests.factories import (
     OrganisationFactory,
     PilotFactory,
@@ -24,7 +25,6 @@ from tests.factories import (
     UserFactory,
     member,
 )
-from tests.test_completion import report
 
 pytestmark = pytest.mark.django_db
 

@@ -13,6 +13,7 @@ from django.test import Client
 from openpyxl import load_workbook
 
 from pilots.services.completion import completion_recompute_all
+from tests.completion_helpers import report
 from tests.factories import (
     PASSWORD,
     OrganisationFactory,
@@ -23,7 +24,6 @@ from tests.factories import (
     TaskFactory,
     member,
 )
-from tests.test_completion import report
 
 pytestmark = pytest.mark.django_db
 

@@ -209,7 +209,7 @@ def test_a_worker_killed_mid_recompute_commits_nothing_and_the_redelivered_task_
 
     today = world["today"]
     marker = workdir / "hung"
-    hooks = {"FAULTS_HANG_AT": "pilots.services.completion:_upsert_area_rows", "FAULTS_HANG_MARKER": str(marker),
+    hooks = {"FAULTS_HANG_AT": "pilots.services.completion.recompute:_upsert_area_rows", "FAULTS_HANG_MARKER": str(marker),
              "FAULTS_VISIBILITY_TIMEOUT": "2" if pool == "solo" else ""}
     workers = []
     with faults.throwaway_redis(workdir / "redis") as redis, faults.celery_broker(redis.url):
@@ -293,7 +293,7 @@ def test_a_worker_killed_mid_sweep_never_sends_a_reminder_twice(overdue_world, w
         "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend", "EMAIL_FILE_PATH": str(mail),
         "FAULTS_SWEEP_NOW_FILE": str(clock), "FAULTS_VISIBILITY_TIMEOUT": "2",
         # Digests go out e-mail first, one recipient after another: the 4th is where the worker stops.
-        "FAULTS_HANG_AT": "pilots.channels:EmailChannel.deliver,pilots.channels:InAppChannel.deliver",
+        "FAULTS_HANG_AT": "pilots.services.reminders.channels:EmailChannel.deliver,pilots.services.reminders.channels:InAppChannel.deliver",
         "FAULTS_HANG_ON_CALL": "4", "FAULTS_HANG_MARKER": str(marker),
     }
     workers = []

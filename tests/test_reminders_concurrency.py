@@ -9,9 +9,9 @@ import pytest
 from django.core import mail
 from django.db import connection
 
-from pilots.channels import CHANNELS
 from pilots.models import Notification, Organisation, Reminder
 from pilots.services.reminders import CLAIM_TIMEOUT, reminder_rules_ensure, reminders_sweep
+from pilots.services.reminders.channels import CHANNELS
 from tests.factories import OrganisationFactory, PilotFactory, PrefectureFactory, SubTaskFactory, TaskFactory, member
 
 CST = dt.timezone(dt.timedelta(hours=8))

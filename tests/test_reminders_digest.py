@@ -101,7 +101,7 @@ def test_recording_again_keeps_what_was_recorded(world):
 
 
 def test_a_sweep_larger_than_one_insert_batch_records_every_row(world, monkeypatch):
-    monkeypatch.setattr("pilots.services.reminders.RECORD_BATCH", 5)
+    monkeypatch.setattr("pilots.services.reminders.sweep.RECORD_BATCH", 5)
     assert RECORD_BATCH > 5
     reminders_record(today=NOW.date(), hour=9)
     assert Reminder.objects.count() == 12

@@ -159,7 +159,7 @@ def test_disabled_rule_and_later_send_hour(world):
 
 
 def test_a_failing_channel_is_recorded_and_retried(world):
-    from pilots.channels import CHANNELS, DeliveryError
+    from pilots.services.reminders.channels import CHANNELS, DeliveryError
 
     class Down:
         def deliver(self, recipient, digest):
@@ -177,7 +177,7 @@ def test_a_failing_channel_is_recorded_and_retried(world):
 
 
 def test_a_permanent_failure_is_given_up_visibly(world):
-    from pilots.channels import CHANNELS, DeliveryError
+    from pilots.services.reminders.channels import CHANNELS, DeliveryError
 
     class Refuses:
         def deliver(self, recipient, digest):

@@ -19,7 +19,7 @@ from standardwebhooks import Webhook, WebhookVerificationError
 
 from pilots.models import Notification, Organisation, ProgressReport, WebhookDelivery, WebhookSubscription
 from pilots.periods import Period
-from pilots.services.reports import report_approve, report_create
+from pilots.services.reports import report_approve, report_correct, report_create, report_submit
 from pilots.services.webhooks import (
     SIGNATURE_HEADER,
     WebhookDeliveryError,
@@ -228,6 +228,41 @@ def test_completion_changed_is_emitted_only_when_the_pilots_figure_changes(world
     assert first["data"]["pilot"] == world["pilot"].pk and first["data"]["previous_completion"] is None
     recompute_pilot_completion(world["pilot"].pk)
     assert len(emitted()) == 1  # same figure: no event
+
+
+@pytest.mark.django_db
+@LOCAL_RECEIVER
+def test_the_nightly_recompute_emits_completion_changed_only_for_a_figure_that_changed(world):
+    from pilots.tasks import recompute_all_completion
+
+    subscribe(world, events=["completion.changed"])
+    reviewer = ChangeContext(user=world["reviewer"], via=AuditEntry.Via.COMMAND)
+
+    def approved_on(day: int, report: ProgressReport | None = None) -> ProgressReport:
+        with time_machine.travel(dt.datetime(2021, 10, day, 12, tzinfo=dt.UTC), tick=False):
+            if report is None:
+                report = file_report(world)
+            else:  # a correction of the approved report, to 60 %
+                report = report_correct(report_id=report.pk, expected_version=None, reason="recounted",
+                                        changes={"percent_complete": "60.0"}, context=reviewer)
+                report_submit(report_id=report.pk, expected_version=None, context=reviewer)
+            return report_approve(report_id=report.pk, expected_version=None, context=reviewer)
+
+    def emitted():
+        return [m.kwargs["data"] for m in OutboxMessage.objects.filter(task="pilots.deliver_webhooks").order_by("id")
+                if m.kwargs["event"] == "completion.changed"]
+
+    approved = approved_on(19)  # 45 %
+    recompute_all_completion("2021-10-20")  # the first night: the pilot had no figure before
+    assert [(e["pilot"], e["completion"], e["previous_completion"]) for e in emitted()] == [
+        (world["pilot"].pk, "45.00", None)]
+
+    recompute_all_completion("2021-10-21")  # nothing approved since: the same figure, no event
+    assert len(emitted()) == 1
+
+    approved_on(21, approved)
+    recompute_all_completion("2021-10-22")  # the next night sees the approved correction: one event
+    assert [(e["completion"], e["previous_completion"]) for e in emitted()[1:]] == [("60.00", "45.00")]
 
 
 def test_a_webhook_is_never_posted_to_a_non_http_url():

@@ -32,7 +32,8 @@ from django.test.utils import CaptureQueriesContext, override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from pilots.management.commands.benchmark_generate import BENCH_CODE, bench_periods
+from pilots import task_names
+from pilots.benchmark.generate import BENCH_CODE, bench_periods
 from pilots.models import CompletionRollup, Membership, Organisation, Pilot, ProgressReport, Reminder
 from pilots.periods import Period
 from pilots.services.completion import completion_recompute_all
@@ -46,7 +47,7 @@ from tasks_app.models import Programme, SubTask, Task
 TARGETS = {"endpoint_p95_ms": 50, "recompute_s": 15, "recompute_ratio": 2, "recompute_rss_mb": 300, "sweep_s": 60,
            "ingest_rps": 300, "ingest_p95_ms": 150, "ingest_share": 0.4, "approval_s": 2}
 WRK_DIR = Path(__file__).resolve().parent / "wrk"
-RECOMPUTE_TASK = "pilots.recompute_all_completion"
+RECOMPUTE_TASK = task_names.RECOMPUTE_ALL_COMPLETION
 
 
 class BenchmarkError(RuntimeError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from io import BytesIO
 
 from django.contrib.auth.decorators import login_required
@@ -12,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 
 from pilots.models import CompletionRollup, Pilot, Prefecture
+from pilots.models.reminders import reminder_kind_labels
 from pilots.selectors.completion import completion_rollups, on_date
 from smartcity.auth.access import actor_for
 from smartcity.auth.roles import PROVINCE_ROLES
@@ -70,6 +72,9 @@ def _context(request, actor, **extra):
         "actor": actor,
         "real_only": _real_only(request),
         "can_review": actor.role in REVIEW_ROLES and actor.token_allows_write,
+        # The reminder kinds as the model names them, for the script's overdue table (a data attribute: no
+        # inline script under the strict CSP).
+        "reminder_kinds": json.dumps(reminder_kind_labels(get_language()), ensure_ascii=False),
         **extra,
     }
 

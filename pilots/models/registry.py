@@ -32,9 +32,6 @@ class Prefecture(BilingualNameMixin):
 class PilotQuerySet(ScopedQuerySet):
     prefecture_path = "prefecture"  # a prefecture office sees only its own pilots
 
-    def real(self):
-        return self.filter(is_demo=False)
-
 
 class Pilot(BilingualNameMixin):
     """A county-level unit (县、市、区) designated as a provincial pilot under a programme."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import translation
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from smartcity.auth.scoping import ScopedQuerySet
@@ -20,6 +22,12 @@ class ReminderKind(models.TextChoices):
     MILESTONE_BEHIND = "milestone_behind", _("milestone passed below target")
     RETURNED_STALE = "returned_stale", _("returned report not resubmitted")
     REVIEW_STALE = "review_stale", _("submitted report not reviewed")
+
+
+def reminder_kind_labels(language: str) -> dict[str, str]:
+    """Each kind's label in ``language``, capital first: what a digest and the dashboard call it."""
+    with translation.override(language):
+        return {kind.value: capfirst(str(kind.label)) for kind in ReminderKind}
 
 
 class ReminderLevel(models.TextChoices):

@@ -62,8 +62,9 @@ def on_date(rows: QuerySet, *, as_of: dt.date | None, real_only: bool) -> QueryS
     return rows.filter(as_of=as_of)
 
 
-# The columns the API reads with ``.values()``: building its JSON from plain rows costs a fraction of
-# model instances and nested ModelSerializers (the serializers stay, for the OpenAPI schema).
+# The columns the single reads (a pilot, the province) take with ``.values()``: the API renders plain rows
+# (``pilots.api.completion.rendering``) at a fraction of the cost of model instances; its list views
+# select the columns their serializer renders.
 FIGURE_COLUMNS = ("as_of", "real_only", "computed_at", "completion", "planned", "variance", "schedule_status",
                   "pilot_count", "demo_pilot_count", "no_report_count", "behind_count", "critical_count",
                   "stalled_count", "ahead_of_plan_count", "includes_demo")
@@ -73,7 +74,6 @@ SUBTASK_COLUMNS = ("subtask_id", "subtask__code", "subtask__name_zh", "subtask__
                    "subtask__task__code", "as_of", "real_only", "computed_at", "approved_percent", "approved_period",
                    "pending_percent", "pending_period", "planned_percent", "variance", "schedule_status", "no_report",
                    "stalled", "ahead_of_plan", "includes_demo")
-RATE_COLUMNS = ("period", "deadline", "scope", "as_of", "real_only", "computed_at", "expected", "received", "on_time")
 
 
 def brief_columns(relation: str) -> tuple[str, ...]:

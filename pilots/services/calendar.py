@@ -22,6 +22,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from pilots import task_names
 from pilots.models import Membership, Notification, Organisation
 from pilots.periods import periods_between
 from pilots.services.overdue import overdue_all_changed
@@ -50,7 +51,7 @@ def calendar_deadlines_moved(*, dates: list[dt.date], **_signal_kwargs) -> bool:
         for period in periods_between(first - due - _LONGEST_HOLIDAY, last):
             nominal = period.end + due
             if any(nominal <= day <= nominal + _LONGEST_HOLIDAY for day in dates):
-                outbox_enqueue(task="pilots.recompute_all_completion",
+                outbox_enqueue(task=task_names.RECOMPUTE_ALL_COMPLETION,
                                kwargs={"as_of": timezone.localdate().isoformat()})
                 return True
     return False

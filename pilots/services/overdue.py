@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from django.db import transaction
 from django.utils import timezone
 
+from pilots import task_names
 from pilots.models import LEVEL_URGENCY, CurrentOverdueItem, OverdueListComputation
 from smartcity.outbox import outbox_enqueue
 
@@ -55,13 +56,13 @@ def overdue_computed_on() -> dt.date | None:
 
 def overdue_changed(*, pilot_id: int) -> None:
     """Within a change's transaction: have the pilot's overdue items recomputed once it commits."""
-    outbox_enqueue(task="pilots.refresh_overdue", kwargs={"pilot_id": pilot_id})
+    outbox_enqueue(task=task_names.REFRESH_OVERDUE, kwargs={"pilot_id": pilot_id})
 
 
 def overdue_all_changed() -> None:
     """Within a transaction that changes what every item's due date or level depends on (the reminder rules,
     the working-day calendar): have the whole list recomputed once it commits."""
-    outbox_enqueue(task="pilots.refresh_overdue", kwargs={})
+    outbox_enqueue(task=task_names.REFRESH_OVERDUE, kwargs={})
 
 
 __all__ = ["STORE_BATCH", "overdue_changed", "overdue_computed_on", "overdue_all_changed", "overdue_store"]

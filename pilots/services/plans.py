@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from pilots import task_names
 from pilots.models import Membership, Milestone, Pilot, PlanChangeProposal, PlanItem
 from pilots.services.overdue import overdue_changed
 from smartcity.audit import ChangeContext, audit_record, snapshot
@@ -374,5 +375,5 @@ def _locked_plan_item(plan_item_id: int, expected_version: int | None) -> PlanIt
 
 def _schedule_changed(pilot_id: int) -> None:
     """Milestones and plans feed the schedule variance: recompute the pilot's completion after commit."""
-    outbox_enqueue(task="pilots.recompute_pilot_completion", kwargs={"pilot_id": pilot_id})
+    outbox_enqueue(task=task_names.RECOMPUTE_PILOT_COMPLETION, kwargs={"pilot_id": pilot_id})
     overdue_changed(pilot_id=pilot_id)  # a milestone moved or met: what is overdue changes too

@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from pilots import task_names
 from pilots.models import Pilot, ProgressReport, ReportTransition
 from pilots.periods import Period
 from pilots.services.overdue import overdue_changed
@@ -254,7 +255,7 @@ def _transition(report: ProgressReport, action: str, to_state: str, context: Cha
 
 def _completion_changed(report: ProgressReport) -> None:
     """Have the pilot's completion recomputed once this transaction commits (through the outbox)."""
-    outbox_enqueue(task="pilots.recompute_pilot_completion", kwargs={"pilot_id": report.pilot_id})
+    outbox_enqueue(task=task_names.RECOMPUTE_PILOT_COMPLETION, kwargs={"pilot_id": report.pilot_id})
     overdue_changed(pilot_id=report.pilot_id)  # submitted, reviewed: what is overdue changes too
 
 

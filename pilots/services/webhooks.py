@@ -30,6 +30,7 @@ is a failed delivery).
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import hmac
 import http.client
@@ -41,12 +42,14 @@ import uuid
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Max
 from django.utils import timezone
 
+from pilots import task_names
 from pilots.links import reminder_api_url, report_api, report_page
-from pilots.models import Notification, ProgressReport
+from pilots.models import CompletionRollup, Notification, ProgressReport
 from pilots.models.webhooks import MAX_CONSECUTIVE_FAILURES, WebhookDelivery, WebhookEvent, WebhookSubscription
+from pilots.services.delivery import DeliveryError
 from pilots.services.webhook_targets import Target, TargetRefused, resolve_target
 from smartcity.audit import ChangeContext, audit_record, snapshot
 from smartcity.links import site_url
@@ -65,11 +68,8 @@ REPORT_EVENTS = {
 }
 
 
-class WebhookDeliveryError(Exception):
-    def __init__(self, message: str, *, retryable: bool, status: int | None = None):
-        super().__init__(message)
-        self.retryable = retryable
-        self.status = status  # the receiver's HTTP status, if it answered
+# The error of a failed POST: the one delivery error, under the name the webhook code has always used.
+WebhookDeliveryError = DeliveryError
 
 
 def sign(*, secret: str, body: str, timestamp: int) -> str:
@@ -162,7 +162,7 @@ def webhook_event_enqueue(*, event: str, ref: dict) -> None:
 
 
 def _enqueue(event: str, data: dict) -> None:
-    outbox_enqueue(task="pilots.deliver_webhooks", kwargs={
+    outbox_enqueue(task=task_names.DELIVER_WEBHOOKS, kwargs={
         "event": event, "event_id": uuid.uuid4().hex, "created_at": local_iso(timezone.now()), "data": data})
 
 
@@ -226,26 +226,58 @@ def webhook_deliveries_record(*, event: str, event_id: str, data: dict | None = 
     return ids
 
 
-def webhook_completion_watch(*, pilot_id: int, as_of, recompute):
-    """Run ``recompute()``; if the pilot's overall figure (completion, schedule status) changed, emit
-    ``completion.changed``. Costs two single-row reads, and nothing more when nobody listens."""
-    from pilots.models import CompletionRollup
+class CompletionWatch:
+    """The rule for ``completion.changed``, around one completion recompute (``pilots.services.completion``).
 
-    def figure():
-        return CompletionRollup.objects.filter(scope=CompletionRollup.Scope.PILOT, scope_id=pilot_id, as_of=as_of,
-                                               real_only=False).values_list("completion", "schedule_status").first()
+    A pilot's event fires when the run leaves its overall figure (completion and schedule status, all
+    data: ``real_only`` false) different from the figure it had before the run: that date's own, when the
+    date was computed already (a report approved today), else the previous computed date's (the nightly
+    run), so that a night that changes nothing emits nothing. A pilot without an earlier figure has
+    changed. ``pilot_id``: a run of one pilot watches that pilot only. Reads nothing when nobody
+    subscribes to the event; the events go through the outbox in the run's transaction.
+    """
 
-    before = figure()
-    result = recompute()
-    after = figure()
-    if after != before:
-        webhook_event_enqueue(event=WebhookEvent.COMPLETION_CHANGED, ref={
-            "pilot": pilot_id, "as_of": as_of.isoformat(),
-            "completion": None if after is None or after[0] is None else str(after[0]),
-            "schedule_status": None if after is None else after[1],
-            "previous_completion": None if before is None or before[0] is None else str(before[0]),
-        })
-    return result
+    def __init__(self, *, programme_id: int, as_of: dt.date, pilot_id: int | None = None):
+        self.programme_id, self.as_of, self.pilot_id = programme_id, as_of, pilot_id
+        self.listening = bool(_subscribers(WebhookEvent.COMPLETION_CHANGED))
+        self.before = self._before() if self.listening else {}
+
+    def _rows(self):
+        rows = CompletionRollup.objects.filter(programme_id=self.programme_id, real_only=False, task__isnull=True)
+        if self.pilot_id is not None:
+            return rows.filter(scope=CompletionRollup.Scope.PILOT, scope_id=self.pilot_id)
+        return rows
+
+    def _figures(self, on: dt.date) -> dict[int, tuple]:
+        rows = self._rows().filter(scope=CompletionRollup.Scope.PILOT, as_of=on)
+        return {pk: (completion, status) for pk, completion, status in
+                rows.values_list("scope_id", "completion", "schedule_status")}
+
+    def _before(self) -> dict[int, tuple]:
+        # The previous computed date: the pilot's own, or the province's (every full run writes it).
+        dated = self._rows() if self.pilot_id is not None else self._rows().filter(
+            scope=CompletionRollup.Scope.PROVINCE, scope_id=self.programme_id)
+        previous = dated.filter(as_of__lt=self.as_of).aggregate(latest=Max("as_of"))["latest"]
+        return {**(self._figures(previous) if previous else {}), **self._figures(self.as_of)}
+
+    def emit(self) -> int:
+        """After the run: one ``completion.changed`` per pilot whose figure changed; returns how many."""
+        if not self.listening:
+            return 0
+        after = self._figures(self.as_of)
+        emitted = 0
+        for pilot_id in sorted(self.before.keys() | after.keys()):
+            was, now = self.before.get(pilot_id), after.get(pilot_id)
+            if now == was:
+                continue
+            _enqueue(WebhookEvent.COMPLETION_CHANGED, {
+                "pilot": pilot_id, "as_of": self.as_of.isoformat(),
+                "completion": None if now is None or now[0] is None else str(now[0]),
+                "schedule_status": None if now is None else now[1],
+                "previous_completion": None if was is None or was[0] is None else str(was[0]),
+            })
+            emitted += 1
+        return emitted
 
 
 # --- Delivery -------------------------------------------------------------------------------------

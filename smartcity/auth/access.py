@@ -123,16 +123,20 @@ def actor_for(request) -> Actor:
 
 @dataclass(frozen=True)
 class Rule:
-    """Who may call one action. ``roles=None`` means any member; ``writes`` needs a read-write token."""
+    """Who may call one action. ``roles=None`` means any member; ``writes`` needs a read-write token;
+    ``members_only=False`` lets in any signed-in user, member of an organisation or not; ``public`` anyone."""
 
     roles: frozenset[str] | None = None
     writes: bool = False
     public: bool = False
+    members_only: bool = True
     description: str = field(default="", compare=False)
 
     def allows(self, actor: Actor) -> bool:
         if self.public:
             return True
+        if not self.members_only:
+            return actor.user is not None
         if not actor.is_member:
             return False
         if self.writes and not actor.token_allows_write:
@@ -142,7 +146,7 @@ class Rule:
 
 READ = Rule()
 PUBLIC = Rule(public=True)
-SIGNED_IN = Rule(description="any signed-in user, member of an organisation or not")
+SIGNED_IN = Rule(members_only=False, description="any signed-in user, member of an organisation or not")
 
 
 def write_rule(*roles: str) -> Rule:
@@ -162,7 +166,7 @@ class ActionPolicy(BasePermission):
             return False
         if rule.public:
             return True
-        if rule is SIGNED_IN:
+        if not rule.members_only:
             return bool(request.user and request.user.is_authenticated)
         actor = actor_for(request)
         if request.user and request.user.is_authenticated and not actor.is_member:

@@ -11,6 +11,8 @@
   var LANG = body.dataset.lang === "en" ? "en" : "zh";
   var REAL_ONLY = body.dataset.realOnly === "true";
   var CAN_REVIEW = body.dataset.canReview === "true";
+  // The reminder kinds' labels, from the model's choices in the page's language (pilots.dashboard.views).
+  var KINDS = JSON.parse(body.dataset.reminderKinds || "{}");
 
   // Rows per page of the lists that can be long; each says how many it shows of the API's count.
   var PAGE_SIZES = {behind: 25, overdue: 50, reports: 50, milestones: 50};
@@ -34,8 +36,6 @@
       demo: "演示 / demo", overall: "总体", goalOf: "目标",
       states: {draft: "草稿", submitted: "已提交", approved: "已通过", returned: "已退回"},
       kind: "事项", level: "级别",
-      kinds: {report_missing: "季度报告未报送", milestone_behind: "里程碑未达标", returned_stale: "退回未重报",
-        review_stale: "待审核超期"},
       levels: {escalation: "升级督办", repeat: "再次提醒", overdue: "逾期", due_soon: "临期"},
       sched: {ahead: "超前", on_track: "正常", behind: "滞后", critical: "严重滞后"}
     },
@@ -60,8 +60,6 @@
       demo: "演示 / demo", overall: "Overall", goalOf: "goal",
       states: {draft: "draft", submitted: "submitted", approved: "approved", returned: "returned"},
       kind: "What", level: "Level",
-      kinds: {report_missing: "quarterly report missing", milestone_behind: "milestone behind target",
-        returned_stale: "returned, not resubmitted", review_stale: "awaiting review too long"},
       levels: {escalation: "escalated", repeat: "repeated", overdue: "overdue", due_soon: "due soon"},
       sched: {ahead: "ahead", on_track: "on track", behind: "behind", critical: "critical"}
     }
@@ -312,7 +310,7 @@
       headers: [T.pilot, T.subtask, T.period, T.kind, T.level, T.due],
       row: function (e) {
         return [pilotLink(e.pilot), e.subtask.code + " " + name(e.subtask), e.period || "—",
-          T.kinds[e.kind] || e.kind, T.levels[e.level] || e.level, e.due_on];
+          KINDS[e.kind] || e.kind, T.levels[e.level] || e.level, e.due_on];
       },
       note: function (data) {
         return data.computed_at ? T.computedAt(data.computed_at.slice(0, 16).replace("T", " ")) : "";

@@ -1,4 +1,5 @@
-"""Admin for the registry. Every change is audited (``AuditedAdminMixin``)."""
+"""Admin for the registry: prefectures, pilots and their state changes, organisations and memberships.
+Every change is audited (``AuditedAdminMixin``)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from django.contrib import admin
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from pilots.models import CompletionSettings, Membership, Organisation, Pilot, PilotStateChange, Prefecture
+from pilots.models import Membership, Organisation, Pilot, PilotStateChange, Prefecture
 from pilots.services.registry import pilot_record_initial_state
 from smartcity.admin_audit import AuditedAdminMixin
 from smartcity.audit import ChangeContext
@@ -89,13 +90,3 @@ class MembershipAdmin(AuditedAdminMixin, admin.ModelAdmin):
     search_fields = ("user__username", "organisation__code", "organisation__name_zh")
     list_select_related = ("user", "organisation")
     raw_id_fields = ("user",)
-
-
-@admin.register(CompletionSettings)
-class CompletionSettingsAdmin(AuditedAdminMixin, admin.ModelAdmin):
-    """The completion rules' thresholds, one row per programme (created with the defaults on the first run)."""
-
-    list_display = ("programme", "ahead_above", "behind_below", "critical_below", "stalled_periods",
-                    "ahead_of_plan_margin", "updated_at")
-    readonly_fields = ("updated_at",)
-import pilots.admin_reminders  # noqa: E402,F401  (reminder rules, reminders, notifications)
