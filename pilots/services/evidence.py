@@ -84,7 +84,7 @@ def evidence_attach(*, report_id: int, upload, context: ChangeContext) -> Report
                                     % {"state": report.get_state_display()})
         attachment = ReportAttachment(
             report=report, original_name=name, extension=extension, content_type=content_type,
-            size=upload.size, sha256=digest.hexdigest(), uploaded_by=context.user,
+            size=upload.size, sha256=digest.hexdigest(), uploaded_by=context.acting_user,
         )
         attachment.file.save(f"{attachment.sha256}{extension}", upload, save=False)
         attachment.save()

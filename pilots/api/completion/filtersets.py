@@ -10,10 +10,10 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 
+from pilots.api.common import PeriodFilter
 from pilots.models import CompletionRollup, Pilot, Prefecture, ReportingRate, SubtaskCompletion
-from pilots.periods import InvalidPeriod, Period
 from pilots.selectors.completion import on_date
-from smartcity.api.filters import NamedObjectFilter
+from smartcity.api.filters import NamedObjectFilter, reject_unknown_params
 from tasks_app.models import Department, Programme, Task
 
 Scope = CompletionRollup.Scope
@@ -134,17 +134,6 @@ CompletionHistoryFilterSet.base_filters["from"] = CompletionHistoryFilterSet.bas
 CompletionHistoryFilterSet.base_filters["to"] = CompletionHistoryFilterSet.base_filters.pop("date_to")
 
 
-class PeriodFilter(django_filters.CharFilter):
-    def filter(self, qs, value):
-        if not value:
-            return qs
-        try:
-            period = Period.parse(value)
-        except InvalidPeriod as exc:
-            raise ValidationError({self.field_name: [str(exc)]}, code="invalid_period") from None
-        return qs.filter(period=str(period))
-
-
 class ProvinceAndPrefectureFilter(NamedObjectFilter):
     def apply(self, qs, ids):
         return qs.filter(Q(scope=ReportingRate.Scope.PROVINCE) | Q(prefecture__in=ids))
@@ -174,11 +163,7 @@ class ProvinceQuerySerializer(SnapshotQuerySerializer):
 
 def validated_query(request, serializer_class) -> dict:
     """The query parameters of a non-list view, validated; an unknown one is a 400 like on the lists."""
-    allowed = set(serializer_class().fields) | {"format"}
-    unknown = sorted(set(request.query_params) - allowed)
-    if unknown:
-        message = _("Unknown query parameter. Allowed: %(allowed)s.") % {"allowed": ", ".join(sorted(allowed))}
-        raise ValidationError({name: [message] for name in unknown}, code="unknown_parameter")
+    reject_unknown_params(request.query_params, set(serializer_class().fields) | {"format"})
     params = serializer_class(data=request.query_params)
     params.is_valid(raise_exception=True)
     return params.validated_data

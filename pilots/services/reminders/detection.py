@@ -125,9 +125,8 @@ def overdue_reports_missing(*, today: dt.date, rule: ReminderRule, pilot_id: int
 def overdue_milestones(*, today: dt.date, rule: ReminderRule, pilot_id: int | None = None) -> list[OverdueItem]:
     """(b) The latest milestone that has come due whose pilot's latest approved percent is below target."""
     latest_approved = (
-        ProgressReport.objects.filter(pilot_id=OuterRef("plan_item__pilot_id"), subtask_id=OuterRef("plan_item__subtask_id"),
-                                      state=ProgressReport.State.APPROVED)
-        .order_by("-period_start", "-revision").values("percent_complete")[:1]
+        ProgressReport.objects.filter(pilot_id=OuterRef("plan_item__pilot_id"), subtask_id=OuterRef("plan_item__subtask_id"))
+        .approved_latest_first().values("percent_complete")[:1]
     )
     horizon = today + dt.timedelta(days=rule.due_soon_days)
     later_due = Milestone.objects.filter(plan_item_id=OuterRef("plan_item_id"), due_on__gt=OuterRef("due_on"),
