@@ -403,3 +403,18 @@ def test_the_2020_batch_stays_a_fact_untouched_by_the_records(world):
         response = world["office"].post(ACCEPTANCES, {"pilot": pilot.pk, "self_assessment": "自评"}, format="json")
     assert response.status_code == 201
     assert response.json()["is_demo"] is False  # a result recorded by the province here is its own record
+
+
+def test_the_admin_shows_the_records_read_only(world, client):
+    _url, pilot = designated(world)
+    with on("2024-07-05"):
+        world["office"].post(ACCEPTANCES, {"pilot": pilot.pk, "self_assessment": "自评"}, format="json")
+    from django.contrib.auth import get_user_model
+    from django.urls import reverse
+
+    client.force_login(get_user_model().objects.create_superuser("lifecycle-admin", "a@example.org", "x"))
+    for model in (ApplicationRound, PilotApplication, Acceptance):
+        info = (model._meta.app_label, model._meta.model_name)
+        assert client.get(reverse("admin:%s_%s_changelist" % info)).status_code == 200
+        assert client.get(reverse("admin:%s_%s_change" % info, args=[model.objects.get().pk])).status_code == 200
+    assert client.get(reverse("admin:pilots_pilotapplication_add")).status_code == 403
