@@ -258,7 +258,7 @@ def test_a_recommendation_over_quota_is_refused(world):
     assert step(world["office"], first, "recommend", {"rank": 1, "opinion": "推荐"}, "2022-04-20").status_code == 200
     response = step(world["office"], second, "recommend", {"rank": 2, "opinion": "推荐"}, "2022-04-20")
     assert response.status_code == 400 and error_fields(response) == {"rank"}
-    assert "quota" in response.json()["errors"][0]["message"]
+    assert "名额" in response.json()["errors"][0]["message"]  # zh-hans, the default language
     assert PilotApplication.objects.get(county_code="510113").state == "applied"
 
 

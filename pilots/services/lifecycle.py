@@ -396,9 +396,9 @@ def acceptance_review(
         to_state = {Acceptance.Conclusion.PASSED: Acc.PASSED, Acceptance.Conclusion.FAILED: Acc.FAILED,
                     Acceptance.Conclusion.RECTIFY: Acc.RECTIFYING}[conclusion]
         if to_state == Acc.PASSED:
-            _pilot_move(pilot, Pilot.State.ACCEPTED, reviewed_on, _("验收通过"), context)
+            _pilot_move(pilot, Pilot.State.ACCEPTED, reviewed_on, "验收通过", context)  # data, in Chinese
         elif to_state == Acc.FAILED:
-            _pilot_move(pilot, Pilot.State.FAILED_ACCEPTANCE, reviewed_on, _("验收未通过"), context)
+            _pilot_move(pilot, Pilot.State.FAILED_ACCEPTANCE, reviewed_on, "验收未通过", context)
         return _acceptance_advance(acceptance, "review", to_state, reviewed_on, context, findings,
                                    rectify_by=rectify_by)
 
@@ -451,8 +451,9 @@ def lifecycle_document_attach(
     checked by content as report evidence is (``evidence_check``)."""
     owner = "application" if application_id is not None else "acceptance"
     if kind not in _DOCUMENT_KINDS[owner]:
-        raise ValidationError({"kind": _("An %(owner)s takes: %(kinds)s.") % {
-            "owner": owner, "kinds": ", ".join(sorted(_DOCUMENT_KINDS[owner]))}})
+        message = _("An application takes: %(kinds)s.") if owner == "application" else \
+            _("An acceptance takes: %(kinds)s.")
+        raise ValidationError({"kind": message % {"kinds": ", ".join(sorted(_DOCUMENT_KINDS[owner]))}})
     name, extension, content_type = evidence_check(upload)
     digest = hashlib.sha256()
     for chunk in upload.chunks():
