@@ -418,3 +418,25 @@ def test_the_admin_shows_the_records_read_only(world, client):
         assert client.get(reverse("admin:%s_%s_changelist" % info)).status_code == 200
         assert client.get(reverse("admin:%s_%s_change" % info, args=[model.objects.get().pk])).status_code == 200
     assert client.get(reverse("admin:pilots_pilotapplication_add")).status_code == 403
+
+
+def test_the_lists_take_as_many_queries_for_many_records_as_for_one(world):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    round_ = open_round(world, quotas=[])
+    file_application(world, round_["id"])
+
+    def queries(url, params):
+        with on("2022-04-01"), CaptureQueriesContext(connection) as captured:
+            response = world["viewer"].get(url, params)
+        assert response.status_code == 200, response.json()
+        return len(captured), response.json()["count"]
+
+    queries(ROUNDS, {})  # the token's first use of the day records itself once
+    one = queries(APPLICATIONS, {"as_of": "2022-03-31"})
+    for county in ("510113", "510114", "510115"):
+        file_application(world, round_["id"], county=county, name=f"县{county}")
+    many = queries(APPLICATIONS, {"as_of": "2022-03-31"})
+    assert (one[1], many[1]) == (1, 4) and one[0] == many[0]
+    assert queries(ROUNDS, {})[0] == queries(ROUNDS, {"year": 2022})[0]

@@ -25,6 +25,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
@@ -466,7 +467,10 @@ class ApplicationViewSet(_LifecycleViewSetMixin, IdempotentPostMixin, ScopedView
 
     def create(self, request, *args, **kwargs):
         data = self._params(ApplicationCreateSerializer)
-        prefecture = Prefecture.objects.get(pk=actor_for(request).prefecture_id)
+        prefecture_id = actor_for(request).prefecture_id
+        if prefecture_id is None:  # a reporter outside a prefecture office (an admin's mistake) files for no one
+            raise PermissionDenied(_("Only a prefecture office files applications, for its own counties."))
+        prefecture = Prefecture.objects.get(pk=prefecture_id)
         application = application_file(round_=data.pop("round"), prefecture=prefecture, context=self._context(),
                                        **data)
         return self._respond(application, status.HTTP_201_CREATED)
