@@ -313,6 +313,11 @@ SPECTACULAR_SETTINGS = {
         "WebhookEventEnum": "pilots.models.webhooks.WebhookEvent",
         "ForecastStatusEnum": "pilots.models.completion.ForecastStatus",
         "CalendarDayKindEnum": "smartcity.models.calendar.CalendarDay.Kind",
+        "ApplicationStateEnum": "pilots.models.lifecycle.PilotApplication.State",
+        "ApplicationConclusionEnum": "pilots.models.lifecycle.PilotApplication.Conclusion",
+        "AcceptanceStateEnum": "pilots.models.lifecycle.Acceptance.State",
+        "AcceptanceConclusionEnum": "pilots.models.lifecycle.Acceptance.Conclusion",
+        "LifecycleDocumentKindEnum": "pilots.models.lifecycle.LifecycleDocument.Kind",
     },
 }
 

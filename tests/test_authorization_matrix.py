@@ -16,7 +16,10 @@ import time_machine
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
-from pilots.models import Milestone, PlanChangeProposal, PlanItem, ProgressReport, ReportAttachment
+from pilots.models import (
+    Acceptance, ApplicationRound, LifecycleDocument, Milestone, PilotApplication, PlanChangeProposal, PlanItem,
+    ProgressReport, ReportAttachment,
+)
 from pilots.services.completion import completion_recompute_all
 from smartcity.models import ApiToken, AuditEntry
 from tests.factories import (
@@ -42,6 +45,7 @@ REVIEWERS = {"reviewer", "admin"}
 PROVINCE = {"reviewer", "admin"}
 PUBLIC = set(ROLES)
 INTEGRATORS = {"integrator", "read_only_integrator", "admin"}  # their own webhook subscriptions
+OFFICES = {"own_reporter", "other_reporter", "read_only_reporter"}  # prefecture offices only, in their own scope
 
 # route name → {method: roles allowed past the access check}; scoped routes hide 成都's objects from 泸州.
 MATRIX: dict[str, dict[str, set[str]]] = {
@@ -100,9 +104,28 @@ MATRIX: dict[str, dict[str, set[str]]] = {
     "calendar-day-detail": {"get": SIGNED_IN, "patch": PROVINCE, "delete": PROVINCE},
     "calendar-import": {"post": PROVINCE},
     "period-list": {"get": MEMBERS},
+    # The life cycle: a prefecture office applies, recommends and applies for acceptance; the province decides.
+    "round-list": {"get": MEMBERS, "post": PROVINCE},
+    "round-detail": {"get": MEMBERS},
+    "application-list": {"get": MEMBERS, "post": OFFICES},
+    "application-detail": {"get": MEMBERS},
+    "application-documents": {"get": MEMBERS, "post": OFFICES},
+    "application-document": {"get": MEMBERS},
+    "application-recommend": {"post": OFFICES},
+    "application-review": {"post": PROVINCE},
+    "application-notice": {"post": PROVINCE},
+    "application-designate": {"post": PROVINCE},
+    "application-decline": {"post": PROVINCE},
+    "acceptance-list": {"get": MEMBERS, "post": OFFICES},
+    "acceptance-detail": {"get": MEMBERS},
+    "acceptance-documents": {"get": MEMBERS, "post": OFFICES},
+    "acceptance-document": {"get": MEMBERS},
+    "acceptance-review": {"post": PROVINCE},
+    "acceptance-rectification": {"post": OFFICES},
+    "acceptance-revoke": {"post": PROVINCE},
 }
 # Routes whose {pk} is an object of 成都市's: the other prefecture must get 404 even where its role may act.
-SCOPED_OBJECTS = {"pilot", "report", "plan", "milestone"}
+SCOPED_OBJECTS = {"pilot", "report", "plan", "milestone", "application", "acceptance"}
 # Writes a read-only token may still make: obtaining a token needs none, and revoking one's own token
 # only ever reduces access.
 READ_ONLY_TOKEN_MAY = {"token-obtain", "token-detail", "notification-read", "notification-read-all"}
@@ -157,6 +180,19 @@ def world():
         attachment = ReportAttachment.objects.create(report=report, file="evidence/x.pdf", original_name="x.pdf",
                                                      extension=".pdf", content_type="application/pdf", size=1,
                                                      sha256="0" * 64)
+        round_ = ApplicationRound.objects.create(
+            programme=subtask.task.programme, year=2021, title="2021", guide_title="指南",
+            opens_on=dt.date(2021, 10, 1), closes_on=dt.date(2021, 10, 31))
+        application = PilotApplication.objects.create(
+            round=round_, prefecture=chengdu, county_code="510112", name_zh="龙泉驿区", plan_summary="方案",
+            construction_start=dt.date(2022, 1, 1), construction_end=dt.date(2023, 12, 31))
+        acceptance = Acceptance.objects.create(pilot=pilot, self_assessment="自评")
+        application_document = LifecycleDocument.objects.create(
+            application=application, kind="plan", file="evidence/x.pdf", original_name="x.pdf", extension=".pdf",
+            content_type="application/pdf", size=1, sha256="0" * 64)
+        acceptance_document = LifecycleDocument.objects.create(
+            acceptance=acceptance, kind="evidence", file="evidence/x.pdf", original_name="x.pdf", extension=".pdf",
+            content_type="application/pdf", size=1, sha256="0" * 64)
         assignment = SubTaskDepartmentFactory(subtask=subtask)
         chengdu_office = OrganisationFactory(kind="prefecture", prefecture=chengdu)
         province = OrganisationFactory()
@@ -185,13 +221,16 @@ def world():
                 "plan-proposal": proposal.pk, "attachment": attachment.pk, "programme": subtask.task.programme.pk,
                 "task": subtask.task.pk,
                 "subtask": subtask.pk, "department": assignment.department.pk, "prefecture": chengdu.pk,
-                "audit-entry": audit_id},
+                "audit-entry": audit_id, "round": round_.pk, "application": application.pk,
+                "acceptance": acceptance.pk, "application-document": application_document.pk,
+                "acceptance-document": acceptance_document.pk},
     }
 
 
 def concrete_path(route: str, name: str, role: str, world) -> str:
     basename = re.sub(r"-(list|detail|completion|submit|correct|approve|return-|reject|accept|revisions|attachments|"
-                      r"attachment)$",
+                      r"attachment|documents|document|recommend|review|notice|designate|decline|rectification|"
+                      r"revoke)$",
                       "", name)
     ids = world["ids"]
     if basename == "token":
@@ -203,6 +242,7 @@ def concrete_path(route: str, name: str, role: str, world) -> str:
     path = "/" + route.lstrip("^").rstrip("$")
     path = re.sub(r"\(\?P<pk>[^)]+\)|<int:pk>", str(object_id), path)
     path = re.sub(r"\(\?P<attachment_id>[^)]+\)", str(ids["attachment"]), path)
+    path = re.sub(r"\(\?P<document_id>[^)]+\)", str(ids.get(f"{basename}-document", 1)), path)
     return path.replace("^", "").replace("$", "")
 
 

@@ -12,6 +12,7 @@ from pilots.api.completion import (
     ReportingRateViewSet,
     TaskCompletionViewSet,
 )
+from pilots.api.lifecycle import AcceptanceViewSet, ApplicationViewSet, RoundViewSet
 from pilots.api.periods import PeriodViewSet
 from pilots.api.plans import MilestoneViewSet, PlanChangeProposalViewSet, PlanItemViewSet
 from pilots.api.registry import PilotViewSet, PrefectureViewSet
@@ -30,6 +31,9 @@ router.register("plan-proposals", PlanChangeProposalViewSet, basename="plan-prop
 router.register("notifications", NotificationViewSet, basename="notification")
 router.register("reminders", ReminderViewSet, basename="reminder")
 router.register("webhooks", WebhookSubscriptionViewSet, basename="webhook")
+router.register("application-rounds", RoundViewSet, basename="round")
+router.register("applications", ApplicationViewSet, basename="application")
+router.register("acceptances", AcceptanceViewSet, basename="acceptance")
 router.register("completion/prefectures", PrefectureCompletionViewSet, basename="completion-prefecture")
 router.register("completion/tasks", TaskCompletionViewSet, basename="completion-task")
 router.register("completion/departments", DepartmentCompletionViewSet, basename="completion-department")

@@ -1,6 +1,10 @@
 from pilots.models.completion import (
     CompletionRollup, CompletionSettings, ForecastStatus, ReportingRate, ScheduleStatus, SubtaskCompletion,
 )
+from pilots.models.lifecycle import (
+    Acceptance, AcceptanceReview, AcceptanceStep, ApplicationRound, ApplicationStep, LifecycleDocument, PilotApplication,
+    RoundQuota,
+)
 from pilots.models.plans import Milestone, PlanChangeProposal, PlanItem
 from pilots.models.registry import Membership, Organisation, Pilot, PilotQuerySet, PilotStateChange, Prefecture
 from pilots.models.reminders import (
@@ -11,6 +15,8 @@ from pilots.models.reports import ProgressReport, ReportAttachment, ReportTransi
 from pilots.models.webhooks import WebhookDelivery, WebhookEvent, WebhookSubscription
 
 __all__ = [
+    "Acceptance", "AcceptanceReview", "AcceptanceStep", "ApplicationRound", "ApplicationStep", "LifecycleDocument",
+    "PilotApplication", "RoundQuota",
     "CompletionRollup", "CompletionSettings", "ForecastStatus", "ReportingRate", "ScheduleStatus", "SubtaskCompletion",
     "Membership", "Milestone", "Organisation", "Pilot", "PilotQuerySet", "PilotStateChange", "PlanChangeProposal", "PlanItem",
     "Prefecture", "ProgressReport", "ReportAttachment", "ReportTransition",
