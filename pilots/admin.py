@@ -99,3 +99,4 @@ class CompletionSettingsAdmin(AuditedAdminMixin, admin.ModelAdmin):
                     "ahead_of_plan_margin", "updated_at")
     readonly_fields = ("updated_at",)
 import pilots.admin_reminders  # noqa: E402,F401  (reminder rules, reminders, notifications)
+import pilots.admin_bulletins  # noqa: E402,F401  (bulletin templates, bulletins)

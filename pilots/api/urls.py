@@ -2,6 +2,7 @@ from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from pilots.api.bulk import urlpatterns as bulk_urlpatterns
+from pilots.api.bulletins import BulletinViewSet
 from pilots.api.completion import (
     BehindScheduleViewSet,
     CompletionHistoryViewSet,
@@ -30,6 +31,7 @@ router.register("plan-proposals", PlanChangeProposalViewSet, basename="plan-prop
 router.register("notifications", NotificationViewSet, basename="notification")
 router.register("reminders", ReminderViewSet, basename="reminder")
 router.register("webhooks", WebhookSubscriptionViewSet, basename="webhook")
+router.register("bulletins", BulletinViewSet, basename="bulletin")
 router.register("completion/prefectures", PrefectureCompletionViewSet, basename="completion-prefecture")
 router.register("completion/tasks", TaskCompletionViewSet, basename="completion-task")
 router.register("completion/departments", DepartmentCompletionViewSet, basename="completion-department")

@@ -1,3 +1,4 @@
+from pilots.models.bulletins import Bulletin, BulletinTemplate
 from pilots.models.completion import (
     CompletionRollup, CompletionSettings, ForecastStatus, ReportingRate, ScheduleStatus, SubtaskCompletion,
 )
@@ -11,6 +12,7 @@ from pilots.models.reports import ProgressReport, ReportAttachment, ReportTransi
 from pilots.models.webhooks import WebhookDelivery, WebhookEvent, WebhookSubscription
 
 __all__ = [
+    "Bulletin", "BulletinTemplate",
     "CompletionRollup", "CompletionSettings", "ForecastStatus", "ReportingRate", "ScheduleStatus", "SubtaskCompletion",
     "Membership", "Milestone", "Organisation", "Pilot", "PilotQuerySet", "PilotStateChange", "PlanChangeProposal", "PlanItem",
     "Prefecture", "ProgressReport", "ReportAttachment", "ReportTransition",
