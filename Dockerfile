@@ -19,6 +19,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
+# The worker writes the quarterly bulletin: LibreOffice Writer turns its Word file into PDF, and its charts and
+# PDF need a font with Chinese characters (found through fontconfig).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libreoffice-writer-nogui fonts-noto-cjk fontconfig \
+ && rm -rf /var/lib/apt/lists/*
+
 # Dependencies first, pinned by the lock file, so that a code change reuses this layer.
 COPY pyproject.toml requirements.lock ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \

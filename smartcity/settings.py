@@ -316,6 +316,8 @@ SPECTACULAR_SETTINGS = {
         "WebhookEventEnum": "pilots.models.webhooks.WebhookEvent",
         "ForecastStatusEnum": "pilots.models.completion.ForecastStatus",
         "CalendarDayKindEnum": "smartcity.models.calendar.CalendarDay.Kind",
+        "BulletinStatusEnum": "pilots.models.bulletins.Bulletin.Status",
+        "BulletinKindEnum": "pilots.models.bulletins.Bulletin.Kind",
     },
 }
 
