@@ -100,6 +100,13 @@ MATRIX: dict[str, dict[str, set[str]]] = {
     "calendar-day-detail": {"get": SIGNED_IN, "patch": PROVINCE, "delete": PROVINCE},
     "calendar-import": {"post": PROVINCE},
     "period-list": {"get": MEMBERS},
+    # Bulletins: every member reads (scope decides which: a prefecture those sent to it); the province's
+    # administrators ask for one.
+    "bulletin-list": {"get": MEMBERS, "post": {"admin"}},
+    "bulletin-detail": {"get": MEMBERS},
+    "bulletin-docx": {"get": MEMBERS},
+    "bulletin-pdf": {"get": MEMBERS},
+    "bulletin-template": {"get": MEMBERS},
 }
 # Routes whose {pk} is an object of 成都市's: the other prefecture must get 404 even where its role may act.
 SCOPED_OBJECTS = {"pilot", "report", "plan", "milestone"}

@@ -122,3 +122,25 @@ def test_the_table_beside_the_map_is_the_keyboard_way_and_passes_the_audit(page)
     link.focus()
     page.keyboard.press("Enter")
     page.wait_for_url("**/dashboard/prefectures/510100/**")
+
+
+def test_the_overview_lists_the_bulletins_with_their_files(page, settings, tmp_path):
+    import datetime as dt
+
+    from django.core.files.base import ContentFile
+
+    from pilots.models import Bulletin
+    from tasks_app.models import Programme
+
+    settings.MEDIA_ROOT = tmp_path
+    bulletin = Bulletin.objects.create(programme=Programme.objects.get(), period="2022Q4", as_of=dt.date(2023, 1, 20),
+                                       status=Bulletin.Status.PUBLISHED, progress=100, includes_demo=True)
+    bulletin.pdf.save("bulletin.pdf", ContentFile(b"%PDF-1.4\n%test\n"), save=False)
+    bulletin.docx.save("bulletin.docx", ContentFile(b"PK"), save=True)
+    page.reload()
+    page.wait_for_selector("#bulletins-table[data-loaded=true]")
+    row = page.locator("#bulletins-table tbody tr").first
+    assert "2022Q4" in row.text_content() and "已发布" in row.text_content() and "演示" in row.text_content()
+    with page.expect_download() as download:
+        row.locator("a:has-text('PDF')").click()
+    assert download.value.suggested_filename == "bulletin-sc-2020-3-2022Q4-r1.pdf"

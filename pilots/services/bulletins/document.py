@@ -20,6 +20,7 @@ from pilots.services.bulletins import charts
 from pilots.services.bulletins.template import default_template
 
 DEMO_MARK = "[演示]"
+OVERDUE_ROWS = 30  # the document lists the most urgent items; the figures keep them all, the system lists the rest
 CONVERT_TIMEOUT = 300  # seconds; a first start of LibreOffice with a fresh profile takes a while
 
 
@@ -39,6 +40,10 @@ def _signed(value: str | None) -> str:
     if value is None:
         return "—"
     return f"+{value}" if Decimal(value) > 0 else value
+
+
+def _quoted(title: str) -> str:
+    return title if title.startswith("《") else f"《{title}》"
 
 
 def _names(rows: list[dict]) -> str:
@@ -78,8 +83,15 @@ def summary_sentences(figures: dict) -> dict[str, str]:
     behind = (f"截至{as_of},{len(figures['behind'])} 个试点进度滞后于计划,"
               f"其中 {sum(r['schedule_status'] == 'critical' for r in figures['behind'])} 个严重滞后。"
               if figures["behind"] else f"截至{as_of},没有进度滞后于计划的试点。")
-    overdue = (f"当前逾期清单共 {len(figures['overdue'])} 项,请相关市(州)督促整改。" if figures["overdue"]
-               else "当前逾期清单无逾期事项。")
+    count = len(figures["overdue"])
+    # The overdue list is kept for the present only: say which day it is from when that is not the figures' date.
+    computed = figures.get("overdue_computed_at")
+    listed = _cn_date(dt.datetime.fromisoformat(computed).date()) if computed else as_of
+    overdue = f"截至{listed},逾期清单共 {count} 项" if count else f"截至{listed},逾期清单无逾期事项。"
+    if count > OVERDUE_ROWS:
+        overdue += f",下表列出最紧急的 {OVERDUE_ROWS} 项,完整清单见系统逾期清单"
+    if count:
+        overdue += ",请相关市(州)督促整改。"
     return {"reporting": reporting, "completion": completion, "behind": behind, "overdue": overdue}
 
 
@@ -110,7 +122,7 @@ def template_context(*, figures: dict, bulletin, document: DocxTemplate) -> dict
                         demo_mark=DEMO_MARK if r["is_demo"] else "") for r in figures["behind"]]
     overdue_rows = [dict(r, subtask=f"{r['subtask']} {r['subtask_name']}", kind_text=kinds.get(r["kind"], r["kind"]),
                          level_text=levels.get(r["level"], r["level"]),
-                         demo_mark=DEMO_MARK if r["is_demo"] else "") for r in figures["overdue"]]
+                         demo_mark=DEMO_MARK if r["is_demo"] else "") for r in figures["overdue"][:OVERDUE_ROWS]]
     issued_on = (bulletin.published_at.date() if bulletin.published_at else dt.date.fromisoformat(figures["as_of"]))
     data_note = "标注“[演示]”的为演示数据,不是正式认定。" if demo else ""
     if figures["real_only"]:
@@ -120,7 +132,7 @@ def template_context(*, figures: dict, bulletin, document: DocxTemplate) -> dict
         "document_number": bulletin.document_number,
         "title": f"关于{year}年第{quarter}季度新型智慧城市试点示范建设进展情况的通报",
         "addressee": "各市(州)新型智慧城市建设牵头部门",
-        "opening": (f"根据{figures['programme_title']}({figures['programme_document_number']})和试点示范管理有关"
+        "opening": (f"根据{_quoted(figures['programme_title'])}({figures['programme_document_number']})和试点示范管理有关"
                     f"要求,现将{year}年第{quarter}季度全省新型智慧城市试点示范建设进展情况通报如下。"),
         "demo_label": DEMO_LABEL["zh"] if demo else "",
         "summary": summary_sentences(figures),

@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.utils import timezone
+
 from pilots.models import CompletionRollup, Organisation, ReportingRate
 from pilots.periods import Period
 from pilots.selectors.completion import (
@@ -151,7 +153,7 @@ def bulletin_figures(*, programme: Programme, period: Period, as_of: dt.date, re
         "prefectures": prefectures,
         "behind": behind,
         "overdue": overdue,
-        "overdue_computed_at": computed.isoformat() if computed else None,
+        "overdue_computed_at": timezone.localtime(computed).isoformat() if computed else None,
         "includes_demo": bool(province.get("includes_demo")) or any(p["includes_demo"] for p in prefectures)
         or any(row["is_demo"] for row in behind) or any(row["is_demo"] for row in overdue),
     }

@@ -13,6 +13,7 @@ import io
 from docx import Document
 from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt, RGBColor
 
@@ -47,11 +48,23 @@ def _paragraph(document, text: str, *, size: float = 14, bold: bool = False, cen
     return paragraph
 
 
-def _table(document, headers: list[str], loop: str, cells: list[str]) -> None:
-    """A table with a header row and one row repeated by docxtpl (``{%tr for … %}`` … ``{%tr endfor %}``)."""
+def _table(document, headers: list[str], loop: str, cells: list[str], widths: list[float]) -> None:
+    """A table with a header row and one row repeated by docxtpl (``{%tr for … %}`` … ``{%tr endfor %}``);
+    ``widths`` in millimetres (the name columns wide enough for a prefecture's full name)."""
     table = document.add_table(rows=4, cols=len(headers))
     table.style = "Table Grid"
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
+    table.autofit = False
+    for column, width in zip(table.columns, widths, strict=True):
+        column.width = Mm(width)  # the grid, which LibreOffice reads
+    for row in table.rows:
+        for cell, width in zip(row.cells, widths, strict=True):
+            cell.width = Mm(width)
+    header_row = table.rows[0]._tr.get_or_add_trPr()
+    for tag in ("w:tblHeader", "w:cantSplit"):  # repeated on each page, never split across two
+        element = OxmlElement(tag)
+        element.set(qn("w:val"), "true")
+        header_row.append(element)
     for column, header in enumerate(headers):
         cell = table.rows[0].cells[column]
         cell.text = header
@@ -93,7 +106,7 @@ def default_template() -> bytes:
     _table(document, ["排名", "市(州)", "应报(份)", "按时报送(份)", "按时报送率", "已报送(份)"],
            "for r in reporting_rows",
            ["{{ r.reporting_rank }}", "{{ r.name }}", "{{ r.expected }}", "{{ r.on_time }}",
-            "{{ r.on_time_rate_text }}", "{{ r.received }}"])
+            "{{ r.on_time_rate_text }}", "{{ r.received }}"], [12, 52, 22, 28, 24, 18])
     _paragraph(document, "{{ chart_reporting }}", center=True)
 
     _paragraph(document, "二、建设完成情况", bold=True, font=HEADING_FONT)
@@ -101,7 +114,7 @@ def default_template() -> bytes:
     _table(document, ["排名", "市(州)", "试点(个)", "完成率", "计划进度", "偏差(百分点)", "滞后子任务"],
            "for r in completion_rows",
            ["{{ r.rank_text }}", "{{ r.name }}{{ r.demo_mark }}", "{{ r.pilot_count }}", "{{ r.completion_text }}",
-            "{{ r.planned_text }}", "{{ r.variance_text }}", "{{ r.behind_count }}"])
+            "{{ r.planned_text }}", "{{ r.variance_text }}", "{{ r.behind_count }}"], [12, 50, 16, 20, 20, 18, 20])
     _paragraph(document, "{{ chart_completion }}", center=True)
 
     _paragraph(document, "三、进度滞后的试点", bold=True, font=HEADING_FONT)
@@ -109,14 +122,14 @@ def default_template() -> bytes:
     _table(document, ["试点", "所属市(州)", "完成率", "计划进度", "偏差(百分点)", "状态"],
            "for r in behind_rows",
            ["{{ r.name }}{{ r.demo_mark }}", "{{ r.prefecture }}", "{{ r.completion_text }}", "{{ r.planned_text }}",
-            "{{ r.variance_text }}", "{{ r.status_text }}"])
+            "{{ r.variance_text }}", "{{ r.status_text }}"], [36, 44, 18, 20, 18, 20])
 
     _paragraph(document, "四、逾期事项", bold=True, font=HEADING_FONT)
     _paragraph(document, "{{ summary.overdue }}", indent=True)
     _table(document, ["试点", "子任务", "事项", "应完成日期", "等级"],
            "for r in overdue_rows",
            ["{{ r.pilot }}{{ r.demo_mark }}", "{{ r.subtask }}", "{{ r.kind_text }}", "{{ r.due_on }}",
-            "{{ r.level_text }}"])
+            "{{ r.level_text }}"], [34, 52, 38, 18, 14])
 
     _paragraph(document, "五、下一步工作要求", bold=True, font=HEADING_FONT)
     _paragraph(document, "{{ requirements }}", indent=True)

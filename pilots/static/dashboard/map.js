@@ -61,9 +61,9 @@
   function prefecturePage(code) { return withParams("/dashboard/prefectures/" + code + "/", snap); }
   function pilotPage(id) { return withParams("/dashboard/pilots/" + id + "/", snap); }
 
-  // The quarter shown for reporting: the newest whose deadline has passed on the figures' date.
+  // The quarter shown for reporting: the newest with reports expected whose deadline has passed on the figures' date.
   function reportingByPrefecture(rates) {
-    var done = rates.filter(function (r) { return r.deadline < r.as_of; });
+    var done = rates.filter(function (r) { return r.scope === "province" && r.expected > 0 && r.deadline < r.as_of; });
     var periods = (done.length ? done : rates).map(function (r) { return r.period; }).sort();
     var period = periods[periods.length - 1];
     var byCode = {};
@@ -178,7 +178,8 @@
     });
     window.addEventListener("resize", function () { chart.resize(); });
     if (rows.some(function (r) { return r.includesDemo; }) || pilots.some(function (p) { return p.is_demo; })) {
-      container.parentNode.insertBefore(el("p", {className: "note demo-note"}, [badge(), " " + DEMO_TITLE]), container);
+      var layout = container.parentNode;  // the note goes above the map and its table, not into their grid
+      layout.parentNode.insertBefore(el("p", {className: "note demo-note"}, [badge(), " " + DEMO_TITLE]), layout);
     }
   }
 })();
