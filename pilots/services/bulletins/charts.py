@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import io
 import shutil
-import subprocess  # nosec B404: fc-list, a fixed argument list
+# subprocess: fc-list with a fixed argument list, never a shell
+import subprocess  # nosec B404
 from decimal import Decimal
 from functools import lru_cache
 
