@@ -6,6 +6,8 @@ FROM node:20-slim AS assets
 WORKDIR /build
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
+COPY pilots/dashboard/build_sichuan_map.js pilots/dashboard/
+RUN node pilots/dashboard/build_sichuan_map.js /build/sichuan-map.js
 
 FROM python:3.11-slim
 
@@ -19,6 +21,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
+# The worker writes the quarterly bulletin: LibreOffice Writer turns its Word file into PDF, and its charts and
+# PDF need a font with Chinese characters (found through fontconfig).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libreoffice-writer-nogui fonts-noto-cjk fontconfig \
+ && rm -rf /var/lib/apt/lists/*
+
 # Dependencies first, pinned by the lock file, so that a code change reuses this layer.
 COPY pyproject.toml requirements.lock ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
@@ -28,6 +36,7 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 
 COPY . .
 COPY --from=assets /build/node_modules/echarts/dist/echarts.min.js pilots/static/vendor/echarts/echarts.min.js
+COPY --from=assets /build/sichuan-map.js pilots/static/vendor/sichuan/sichuan-map.js
 RUN pip install --no-deps -c requirements.lock . \
  && DEBUG=false SECRET_KEY=collectstatic-at-build-time-only-never-used-to-serve-requests \
         python manage.py collectstatic --noinput \

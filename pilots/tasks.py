@@ -90,3 +90,19 @@ def calendar_year_notices() -> dict[str, int]:
     from pilots.services.calendar import calendar_year_notices as notices
 
     return notices()
+
+
+@shared_task(name=task_names.GENERATE_BULLETIN, ignore_result=True)
+def generate_bulletin(bulletin_id: int) -> str:
+    """Generate and publish one requested bulletin (sent through the outbox). Idempotent."""
+    from pilots.services.bulletins import bulletin_generate
+
+    return bulletin_generate(bulletin_id=bulletin_id)
+
+
+@shared_task(name=task_names.SCHEDULE_BULLETINS, ignore_result=True)
+def schedule_bulletins() -> dict[str, int]:
+    """Daily: request the last quarter's bulletin once its deadline has passed. Idempotent."""
+    from pilots.services.bulletins import bulletin_schedule_due
+
+    return bulletin_schedule_due()

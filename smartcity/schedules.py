@@ -56,6 +56,13 @@ DEFAULT_SCHEDULES: list[dict[str, Any]] = [
         "crontab": {"minute": "0", "hour": "9"},
     },
     {
+        # The last quarter's bulletin (季度通报), once its reporting deadline is past by the configured working
+        # days (BULLETIN_WORKING_DAYS_AFTER_DEADLINE); one per programme and quarter, so daily runs are harmless.
+        "name": "quarterly bulletin",
+        "task": "pilots.schedule_bulletins",
+        "crontab": {"minute": "0", "hour": "6"},
+    },
+    {
         # Trims idempotency records, sent outbox messages, webhook deliveries and read notifications past
         # their retention period (smartcity.retention), at night when nobody files.
         "name": "retention purge",

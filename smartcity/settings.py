@@ -263,6 +263,9 @@ REST_FRAMEWORK = {
 if DEBUG:
     REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append("rest_framework.renderers.BrowsableAPIRenderer")
 
+# The quarterly bulletin is requested this many working days after each quarter's reporting deadline.
+BULLETIN_WORKING_DAYS_AFTER_DEADLINE = env_int("BULLETIN_WORKING_DAYS_AFTER_DEADLINE", 1)
+
 API_TOKEN_DEFAULT_TTL_DAYS = env_int("API_TOKEN_DEFAULT_TTL_DAYS", 30)
 API_TOKEN_MAX_TTL_DAYS = env_int("API_TOKEN_MAX_TTL_DAYS", 365)
 API_MAX_PAGE_SIZE = 500
@@ -318,6 +321,8 @@ SPECTACULAR_SETTINGS = {
         "AcceptanceStateEnum": "pilots.models.lifecycle.Acceptance.State",
         "AcceptanceConclusionEnum": "pilots.models.lifecycle.Acceptance.Conclusion",
         "LifecycleDocumentKindEnum": "pilots.models.lifecycle.LifecycleDocument.Kind",
+        "BulletinStatusEnum": "pilots.models.bulletins.Bulletin.Status",
+        "BulletinKindEnum": "pilots.models.bulletins.Bulletin.Kind",
     },
 }
 

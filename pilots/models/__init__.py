@@ -1,3 +1,4 @@
+from pilots.models.bulletins import Bulletin, BulletinTemplate
 from pilots.models.completion import (
     CompletionRollup, CompletionSettings, ForecastStatus, ReportingRate, ScheduleStatus, SubtaskCompletion,
 )
@@ -17,6 +18,7 @@ from pilots.models.webhooks import WebhookDelivery, WebhookEvent, WebhookSubscri
 __all__ = [
     "Acceptance", "AcceptanceReview", "AcceptanceStep", "ApplicationRound", "ApplicationStep", "LifecycleDocument",
     "PilotApplication", "RoundQuota",
+    "Bulletin", "BulletinTemplate",
     "CompletionRollup", "CompletionSettings", "ForecastStatus", "ReportingRate", "ScheduleStatus", "SubtaskCompletion",
     "Membership", "Milestone", "Organisation", "Pilot", "PilotQuerySet", "PilotStateChange", "PlanChangeProposal", "PlanItem",
     "Prefecture", "ProgressReport", "ReportAttachment", "ReportTransition",

@@ -13,6 +13,7 @@ class WebhookEvent(models.TextChoices):
     REPORT_RETURNED = "report.returned", _("report returned")
     REMINDER_SENT = "reminder.sent", _("reminder digest sent")
     COMPLETION_CHANGED = "completion.changed", _("a pilot's completion recomputed")
+    BULLETIN_PUBLISHED = "bulletin.published", _("a quarterly bulletin published")
 
 
 class WebhookSubscriptionQuerySet(models.QuerySet):
