@@ -313,6 +313,10 @@ SPECTACULAR_SETTINGS = {
         "WebhookEventEnum": "pilots.models.webhooks.WebhookEvent",
         "ForecastStatusEnum": "pilots.models.completion.ForecastStatus",
         "CalendarDayKindEnum": "smartcity.models.calendar.CalendarDay.Kind",
+        "CatalogBasisEnum": "tasks_app.models.Basis",
+        "IndicatorKindEnum": "tasks_app.models.Indicator.Kind",
+        "IndicatorTargetLevelEnum": "tasks_app.models.IndicatorTarget.Level",
+        "EvaluationNodeLevelEnum": "tasks_app.models.EvaluationNode.Level",
     },
 }
 

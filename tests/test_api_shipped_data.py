@@ -27,13 +27,13 @@ def signed_in(username):
 def test_the_api_reports_the_programme_as_the_guideline_sets_it(demo):
     api = signed_in("viewer")
 
-    programme = api.get("/api/v1/programmes/").json()["results"]
-    assert [(p["document_number"], p["goal_pilot_count"], p["goal_deadline"]) for p in programme] == [
-        ("川数字经济办〔2020〕3号", 30, "2022-12-31")]
-    tasks = api.get("/api/v1/tasks/").json()
+    programmes = api.get("/api/v1/programmes/").json()["results"]
+    assert [(p["document_number"], p["goal_pilot_count"], p["goal_deadline"]) for p in programmes] == [
+        ("川数字经济办〔2020〕3号", 30, "2022-12-31"), ("发改数据〔2024〕660号", 0, "2027-12-31")]
+    tasks = api.get("/api/v1/tasks/", {"programme": "sc-2020-3"}).json()
     assert tasks["count"] == 7
     assert sum(len(t["subtasks"]) for t in tasks["results"]) == 17
-    assert api.get("/api/v1/subtasks/").json()["count"] == 17
+    assert api.get("/api/v1/subtasks/", {"programme": "sc-2020-3"}).json()["count"] == 17
     assert api.get("/api/v1/prefectures/").json()["count"] == 21
     real_2020 = api.get("/api/v1/pilots/", {"batch": 2020, "demo": "false", "page_size": 100}).json()
     assert {p["code"] for p in real_2020["results"]} == BATCH_2020
