@@ -229,7 +229,7 @@ def indicator_rules_check(indicator: Indicator) -> None:
         error = indicator.value_error(indicator.baseline_value)
         if error:
             errors.add_error("baseline_value", error)
-    if indicator.pk and indicator.baseline_on:
+    if indicator.pk and indicator.baseline_on and not indicator._state.adding:
         first = indicator.targets.order_by("due_on").values_list("due_on", flat=True).first()
         if first is not None and first <= indicator.baseline_on:
             errors.add("baseline_on", _("The baseline date must come before every target date (the first is "
@@ -268,11 +268,11 @@ def indicator_target_rules_check(target: IndicatorTarget) -> None:
     elif not _scope_exists(target.level, target.scope_code, indicator.programme_id):
         errors.add("scope_code", _("No %(level)s has the code %(code)s in this programme.")
                    % {"level": target.get_level_display(), "code": target.scope_code}, "unknown_scope")
-    duplicate = IndicatorTarget.objects.filter(indicator=indicator, level=target.level, scope_code=target.scope_code,
-                                               due_on=target.due_on)
+    duplicate = IndicatorTarget.objects.filter(indicator_id=indicator.pk, level=target.level,
+                                               scope_code=target.scope_code, due_on=target.due_on)
     if target.pk:
         duplicate = duplicate.exclude(pk=target.pk)
-    if target.due_on and duplicate.exists():
+    if target.due_on and indicator.pk and duplicate.exists():
         errors.add("due_on", _("This indicator already has a target for this scope on this date."), "unique")
     errors.raise_if_any()
 
