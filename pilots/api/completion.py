@@ -606,8 +606,8 @@ class SnapshotQuerySerializer(serializers.Serializer):
 
 class ProvinceQuerySerializer(SnapshotQuerySerializer):
     programme = serializers.CharField(required=False, help_text="The programme: its code (e.g. `sc-2020-3`) or its "
-                                      "id; needed only when several programmes are tracked. A name that names "
-                                      "nothing is a 400.")
+                                      "id; needed only when several programmes have pilots (without it, the one "
+                                      "programme with pilots). A name that names nothing is a 400.")
 
 
 def validated_query(request, serializer_class) -> dict:
@@ -656,6 +656,9 @@ def _programme(code: str | None) -> Programme:
                 "noun": Programme._meta.verbose_name, "value": code}]}, code="unknown_object")
         return Programme.objects.get(pk=ids[0])
     programmes = list(Programme.objects.order_by("pk")[:2])
+    if len(programmes) > 1:
+        # Figures exist only for a programme with pilots: when one alone has pilots, it is the one meant.
+        programmes = list(Programme.objects.filter(pilots__isnull=False).distinct().order_by("pk")[:2])
     if len(programmes) != 1:
         raise ValidationError({"programme": [_("Name the programme: several are tracked.")]}, code="required")
     return programmes[0]
