@@ -55,3 +55,18 @@ def test_demo_pilots_are_labelled_in_the_api(demo):
 
     assert demo_pilots["count"] == 20
     assert all(p["demo_label"]["en"].startswith("Demo data") for p in demo_pilots["results"])
+
+
+def test_the_2024_programme_loads_beside_the_2020_one_and_the_province_figures_still_mean_2020(demo):
+    api = signed_in("viewer")
+
+    tasks = api.get("/api/v1/tasks/", {"programme": "sc-2024-660"}).json()["results"]
+    assert [(t["code"], len(t["subtasks"])) for t in tasks] == [("Q2", 7), ("Q3", 2), ("Q4", 3)]
+    assert tasks[0]["subtasks"][0]["name_zh"] == "建立城市数字化共性基础"
+    assert all(a["basis"] == "default" for t in tasks for s in t["subtasks"] for a in s["assignments"])
+    assert api.get("/api/v1/indicators/", {"programme": "sc-2024-660"}).json()["count"] == 6
+    # The demo pilots and their figures stay on the 2020 programme, which the province card means by default.
+    province = api.get("/api/v1/completion/province/")
+    assert province.status_code == 200, province.json()
+    assert province.json()["programme"] == "sc-2020-3"
+    assert api.get("/api/v1/pilots/", {"programme": "sc-2024-660"}).json()["count"] == 0
