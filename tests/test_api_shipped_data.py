@@ -69,4 +69,7 @@ def test_the_2024_programme_loads_beside_the_2020_one_and_the_province_figures_s
     province = api.get("/api/v1/completion/province/")
     assert province.status_code == 200, province.json()
     assert province.json()["programme"] == "sc-2020-3"
+    history = {"scope": "province", "page_size": 500}
+    assert api.get("/api/v1/completion/history/", history).json()["count"] == api.get(
+        "/api/v1/completion/history/", history | {"programme": "sc-2020-3"}).json()["count"] > 0
     assert api.get("/api/v1/pilots/", {"programme": "sc-2024-660"}).json()["count"] == 0

@@ -538,7 +538,11 @@ class ScopeObjectFilter(NamedObjectFilter):
 
 
 class CompletionHistoryFilterSet(django_filters.FilterSet):
-    programme = NamedObjectFilter(field_name="programme", model=Programme, example="sc-2020-3")
+    programme = NamedObjectFilter(
+        field_name="programme", model=Programme, example="sc-2020-3",
+        help_text="The programme: its code (e.g. `sc-2020-3`) or its id. Unnamed, the province's history is that of "
+        "the one programme with pilots when several programmes are loaded.",
+    )
     scope = django_filters.ChoiceFilter(
         choices=[(s.value, s.label) for s in Scope if s != Scope.PILOT_TASK], required=True,
         help_text="Whose history: province, prefecture, task, department or pilot.",
@@ -562,7 +566,12 @@ class CompletionHistoryFilterSet(django_filters.FilterSet):
         # Spelled as the natural keys' unique indexes read (programme first, the task's presence as
         # their conditions say), so that one scope's history stays an index range as daily snapshots
         # accumulate, not a scan of every rollup row ever computed.
-        return super().filter_queryset(queryset).filter(
+        queryset = super().filter_queryset(queryset)
+        if data.get("scope") == Scope.PROVINCE and not data.get("programme") and Programme.objects.count() > 1:
+            # One line per programme: unnamed, the province's history is that of the one programme with pilots.
+            if programme := _only_programme_with_pilots():
+                queryset = queryset.filter(programme=programme)
+        return queryset.filter(
             programme_id__in=Programme.objects.values("pk"), task__isnull=data.get("scope") != Scope.TASK,
             real_only=bool(data.get("real_only")))
 
@@ -657,11 +666,17 @@ def _programme(code: str | None) -> Programme:
         return Programme.objects.get(pk=ids[0])
     programmes = list(Programme.objects.order_by("pk")[:2])
     if len(programmes) > 1:
-        # Figures exist only for a programme with pilots: when one alone has pilots, it is the one meant.
-        programmes = list(Programme.objects.filter(pilots__isnull=False).distinct().order_by("pk")[:2])
+        programmes = [programme] if (programme := _only_programme_with_pilots()) else programmes
     if len(programmes) != 1:
         raise ValidationError({"programme": [_("Name the programme: several are tracked.")]}, code="required")
     return programmes[0]
+
+
+def _only_programme_with_pilots() -> Programme | None:
+    """The programme meant when none is named and several are loaded: the one with pilots, if one alone has them
+    (the 2024 catalog loads beside the 2020 programme, whose pilots all figures are about)."""
+    programmes = list(Programme.objects.filter(pilots__isnull=False).distinct().order_by("pk")[:2])
+    return programmes[0] if len(programmes) == 1 else None
 
 
 class PilotCompletionView(APIView):
