@@ -226,7 +226,8 @@ _indicator_code = RegexValidator(
 class SourcedMixin(models.Model):
     basis = models.CharField(_("basis"), max_length=10, choices=Basis.choices, default=Basis.DEFAULT)
     source = models.TextField(
-        _("source"), blank=True, help_text=_("Where a fact comes from (document, section, URL), or why it is a default.")
+        _("source"), blank=True,
+        help_text=_("Where a fact comes from (document, section, URL), or why it is a default."),
     )
 
     class Meta:

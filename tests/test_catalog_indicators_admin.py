@@ -31,7 +31,8 @@ def office_admin(client):
 def indicator_form(indicator: Indicator, **changes) -> dict:
     data = {
         "programme": indicator.programme_id, "code": indicator.code, "name_zh": indicator.name_zh,
-        "name_en": indicator.name_en, "kind": indicator.kind, "unit_zh": indicator.unit_zh, "unit_en": indicator.unit_en,
+        "name_en": indicator.name_en, "kind": indicator.kind, "unit_zh": indicator.unit_zh,
+        "unit_en": indicator.unit_en,
         "direction": indicator.direction, "rollup": indicator.rollup, "rollup_weight": "",
         "task": indicator.task_id or "", "subtask": indicator.subtask_id or "",
         "baseline_value": indicator.baseline_value if indicator.baseline_value is not None else "",
@@ -77,7 +78,8 @@ def tree_form(tree: EvaluationTree, **weights: str) -> dict:
     for index, node in enumerate(nodes):
         prefix = f"nodes-{index}-"
         data |= {f"{prefix}id": node.pk, f"{prefix}tree": tree.pk, f"{prefix}code": node.code,
-                 f"{prefix}parent": node.parent_id or "", f"{prefix}level": node.level, f"{prefix}name_zh": node.name_zh,
+                 f"{prefix}parent": node.parent_id or "", f"{prefix}level": node.level,
+                 f"{prefix}name_zh": node.name_zh,
                  f"{prefix}name_en": node.name_en, f"{prefix}weight": weights.get(node.code, node.weight),
                  f"{prefix}indicator": node.indicator_id or "", f"{prefix}rule": node.rule,
                  f"{prefix}rule_params": json.dumps(node.rule_params), f"{prefix}order": node.order,
@@ -100,4 +102,5 @@ def test_a_weight_change_that_breaks_the_sums_is_refused_and_one_that_keeps_them
     assert EvaluationNode.objects.get(tree=tree, code="L2P1").weight == 5
     node = EvaluationNode.objects.get(tree=tree, code="L2P1")
     entry = AuditEntry.objects.get(object_type="tasks_app.evaluationnode", object_id=str(node.pk), action="update")
-    assert (entry.via, Decimal(entry.before["weight"]), Decimal(entry.after["weight"])) == (AuditEntry.Via.ADMIN, 4.5, 5)
+    weights = (Decimal(entry.before["weight"]), Decimal(entry.after["weight"]))
+    assert (entry.via, weights) == (AuditEntry.Via.ADMIN, (Decimal("4.5"), Decimal("5")))

@@ -388,7 +388,8 @@ _TREE_CREATE_EXAMPLE = OpenApiExample(
     list=extend_schema(summary="List evaluation trees", description="Weighted trees of evaluation indicators "
                        "(GB/T 33356 style) per programme: first-level, second-level and item nodes, each with its "
                        "weight in points of 100; an item is scored from an indicator by its rule. A node without "
-                       f"children that is not an item is structure whose lower levels are not sourced. {_FACT_OR_DEFAULT}"),
+                       "children that is not an item is structure whose lower levels are not sourced. "
+                       f"{_FACT_OR_DEFAULT}"),
     retrieve=extend_schema(summary="Show an evaluation tree", parameters=[_etag_header(200)],
                            examples=[_TREE_EXAMPLE]),
     create=extend_schema(
