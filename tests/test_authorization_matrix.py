@@ -19,6 +19,7 @@ from rest_framework.test import APIClient
 from pilots.models import Milestone, PlanChangeProposal, PlanItem, ProgressReport, ReportAttachment
 from pilots.services.completion import completion_recompute_all
 from smartcity.models import ApiToken, AuditEntry
+from tasks_app.models import EvaluationTree, Indicator, IndicatorTarget
 from tests.factories import (
     OrganisationFactory,
     PilotFactory,
@@ -100,6 +101,12 @@ MATRIX: dict[str, dict[str, set[str]]] = {
     "calendar-day-detail": {"get": SIGNED_IN, "patch": PROVINCE, "delete": PROVINCE},
     "calendar-import": {"post": PROVINCE},
     "period-list": {"get": MEMBERS},
+    "indicator-list": {"get": MEMBERS, "post": PROVINCE},
+    "indicator-detail": {"get": MEMBERS, "patch": PROVINCE},
+    "indicator-target-list": {"get": MEMBERS, "post": PROVINCE},
+    "indicator-target-detail": {"get": MEMBERS, "patch": PROVINCE, "delete": PROVINCE},
+    "evaluation-tree-list": {"get": MEMBERS, "post": PROVINCE},
+    "evaluation-tree-detail": {"get": MEMBERS, "patch": PROVINCE},
 }
 # Routes whose {pk} is an object of 成都市's: the other prefecture must get 404 even where its role may act.
 SCOPED_OBJECTS = {"pilot", "report", "plan", "milestone"}
@@ -178,6 +185,13 @@ def world():
             clients[role] = client_for(user, can_write=role not in READ_ONLY_TOKENS)
         audit_id = AuditEntry.objects.create(
             via="command", action="create", object_type="x", object_id="1", object_repr="x").pk
+        indicator = Indicator.objects.create(programme=subtask.task.programme, subtask=subtask, code="I1",
+                                             name_zh="指标", name_en="Indicator", kind="rate", unit_zh="%",
+                                             unit_en="%", rollup="mean")
+        target = IndicatorTarget.objects.create(indicator=indicator, level="province", due_on=dt.date(2022, 12, 31),
+                                                value=80)
+        tree = EvaluationTree.objects.create(programme=subtask.task.programme, code="tree", name_zh="评价",
+                                             name_en="Evaluation")
         completion_recompute_all(as_of=dt.date(2021, 10, 15))
     return {
         "clients": clients, "users": users,
@@ -185,7 +199,8 @@ def world():
                 "plan-proposal": proposal.pk, "attachment": attachment.pk, "programme": subtask.task.programme.pk,
                 "task": subtask.task.pk,
                 "subtask": subtask.pk, "department": assignment.department.pk, "prefecture": chengdu.pk,
-                "audit-entry": audit_id},
+                "audit-entry": audit_id, "indicator": indicator.pk, "indicator-target": target.pk,
+                "evaluation-tree": tree.pk},
     }
 
 
