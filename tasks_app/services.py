@@ -362,6 +362,11 @@ def _as_weight(value) -> Decimal | None:
 
 def _node_check(*, tree, node: dict, index: int, parent: dict | None, has_parent: bool, errors: _Errors) -> None:
     prefix = f"nodes[{index}]."
+    try:
+        EvaluationNode._meta.get_field("code").run_validators(node.get("code") or "")
+    except ValidationError as exc:
+        for error in exc.error_list:
+            errors.add_error(prefix + "code", error)
     level = node.get("level")
     if level not in EvaluationNode.Level.values:
         errors.add(prefix + "level", _("The level is first, second or item."), "invalid_choice")

@@ -263,3 +263,11 @@ def test_lists_have_a_constant_number_of_queries(catalog, people, django_assert_
         assert people["viewer"].get(TREES).status_code == 200
     with django_assert_max_num_queries(12):
         assert people["viewer"].get(TARGETS).status_code == 200
+
+
+def test_a_node_code_outside_the_pattern_is_named_on_its_node_and_a_huge_indicator_id_is_a_400(catalog, people):
+    response = people["reviewer"].post(TREES, scoring_tree(**{"B1-HUB": {"code": "中枢 1"}}), format="json")
+    assert response.status_code == 400 and "nodes[6].code" in error_fields(response)
+    huge = people["reviewer"].post(TARGETS, {"indicator": 2**70, "level": "province", "due_on": "2027-12-31",
+                                             "value": "1"}, format="json")
+    assert huge.status_code == 400 and error_fields(huge) == {"indicator"}

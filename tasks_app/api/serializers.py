@@ -189,7 +189,8 @@ class IndicatorWriteSerializer(serializers.Serializer):
 class IndicatorTargetWriteSerializer(serializers.Serializer):
     """A dated target: ``indicator`` (id) only on create."""
 
-    indicator = serializers.IntegerField(min_value=1, help_text="The indicator's id; only on create.")
+    indicator = serializers.IntegerField(min_value=1, max_value=2**63 - 1,
+                                         help_text="The indicator's id; only on create.")
     level = serializers.ChoiceField(choices=IndicatorTarget.Level.choices)
     scope_code = serializers.CharField(max_length=12, required=False, allow_blank=True,
                                        help_text="The prefecture's or pilot's code; empty for the province.")
