@@ -323,6 +323,10 @@ SPECTACULAR_SETTINGS = {
         "LifecycleDocumentKindEnum": "pilots.models.lifecycle.LifecycleDocument.Kind",
         "BulletinStatusEnum": "pilots.models.bulletins.Bulletin.Status",
         "BulletinKindEnum": "pilots.models.bulletins.Bulletin.Kind",
+        "CatalogBasisEnum": "tasks_app.models.Basis",
+        "IndicatorKindEnum": "tasks_app.models.Indicator.Kind",
+        "IndicatorTargetLevelEnum": "tasks_app.models.IndicatorTarget.Level",
+        "EvaluationNodeLevelEnum": "tasks_app.models.EvaluationNode.Level",
     },
 }
 

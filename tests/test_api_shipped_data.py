@@ -27,13 +27,13 @@ def signed_in(username):
 def test_the_api_reports_the_programme_as_the_guideline_sets_it(demo):
     api = signed_in("viewer")
 
-    programme = api.get("/api/v1/programmes/").json()["results"]
-    assert [(p["document_number"], p["goal_pilot_count"], p["goal_deadline"]) for p in programme] == [
-        ("川数字经济办〔2020〕3号", 30, "2022-12-31")]
-    tasks = api.get("/api/v1/tasks/").json()
+    programmes = api.get("/api/v1/programmes/").json()["results"]
+    assert [(p["document_number"], p["goal_pilot_count"], p["goal_deadline"]) for p in programmes] == [
+        ("川数字经济办〔2020〕3号", 30, "2022-12-31"), ("发改数据〔2024〕660号", 0, "2027-12-31")]
+    tasks = api.get("/api/v1/tasks/", {"programme": "sc-2020-3"}).json()
     assert tasks["count"] == 7
     assert sum(len(t["subtasks"]) for t in tasks["results"]) == 17
-    assert api.get("/api/v1/subtasks/").json()["count"] == 17
+    assert api.get("/api/v1/subtasks/", {"programme": "sc-2020-3"}).json()["count"] == 17
     assert api.get("/api/v1/prefectures/").json()["count"] == 21
     real_2020 = api.get("/api/v1/pilots/", {"batch": 2020, "demo": "false", "page_size": 100}).json()
     assert {p["code"] for p in real_2020["results"]} == BATCH_2020
@@ -55,3 +55,21 @@ def test_demo_pilots_are_labelled_in_the_api(demo):
 
     assert demo_pilots["count"] == 20
     assert all(p["demo_label"]["en"].startswith("Demo data") for p in demo_pilots["results"])
+
+
+def test_the_2024_programme_loads_beside_the_2020_one_and_the_province_figures_still_mean_2020(demo):
+    api = signed_in("viewer")
+
+    tasks = api.get("/api/v1/tasks/", {"programme": "sc-2024-660"}).json()["results"]
+    assert [(t["code"], len(t["subtasks"])) for t in tasks] == [("Q2", 7), ("Q3", 2), ("Q4", 3)]
+    assert tasks[0]["subtasks"][0]["name_zh"] == "建立城市数字化共性基础"
+    assert all(a["basis"] == "default" for t in tasks for s in t["subtasks"] for a in s["assignments"])
+    assert api.get("/api/v1/indicators/", {"programme": "sc-2024-660"}).json()["count"] == 6
+    # The demo pilots and their figures stay on the 2020 programme, which the province card means by default.
+    province = api.get("/api/v1/completion/province/")
+    assert province.status_code == 200, province.json()
+    assert province.json()["programme"] == "sc-2020-3"
+    history = {"scope": "province", "page_size": 500}
+    assert api.get("/api/v1/completion/history/", history).json()["count"] == api.get(
+        "/api/v1/completion/history/", history | {"programme": "sc-2020-3"}).json()["count"] > 0
+    assert api.get("/api/v1/pilots/", {"programme": "sc-2024-660"}).json()["count"] == 0

@@ -22,6 +22,7 @@ from pilots.models import (
 )
 from pilots.services.completion import completion_recompute_all
 from smartcity.models import ApiToken, AuditEntry
+from tasks_app.models import EvaluationTree, Indicator, IndicatorTarget
 from tests.factories import (
     OrganisationFactory,
     PilotFactory,
@@ -130,6 +131,12 @@ MATRIX: dict[str, dict[str, set[str]]] = {
     "bulletin-docx": {"get": MEMBERS},
     "bulletin-pdf": {"get": MEMBERS},
     "bulletin-template": {"get": MEMBERS},
+    "indicator-list": {"get": MEMBERS, "post": PROVINCE},
+    "indicator-detail": {"get": MEMBERS, "patch": PROVINCE},
+    "indicator-target-list": {"get": MEMBERS, "post": PROVINCE},
+    "indicator-target-detail": {"get": MEMBERS, "patch": PROVINCE, "delete": PROVINCE},
+    "evaluation-tree-list": {"get": MEMBERS, "post": PROVINCE},
+    "evaluation-tree-detail": {"get": MEMBERS, "patch": PROVINCE},
 }
 # Routes whose {pk} is an object of 成都市's: the other prefecture must get 404 even where its role may act.
 SCOPED_OBJECTS = {"pilot", "report", "plan", "milestone", "application", "acceptance"}
@@ -221,6 +228,13 @@ def world():
             clients[role] = client_for(user, can_write=role not in READ_ONLY_TOKENS)
         audit_id = AuditEntry.objects.create(
             via="command", action="create", object_type="x", object_id="1", object_repr="x").pk
+        indicator = Indicator.objects.create(programme=subtask.task.programme, subtask=subtask, code="I1",
+                                             name_zh="指标", name_en="Indicator", kind="rate", unit_zh="%",
+                                             unit_en="%", rollup="mean")
+        target = IndicatorTarget.objects.create(indicator=indicator, level="province", due_on=dt.date(2022, 12, 31),
+                                                value=80)
+        tree = EvaluationTree.objects.create(programme=subtask.task.programme, code="tree", name_zh="评价",
+                                             name_en="Evaluation")
         completion_recompute_all(as_of=dt.date(2021, 10, 15))
     return {
         "clients": clients, "users": users,
@@ -230,7 +244,8 @@ def world():
                 "subtask": subtask.pk, "department": assignment.department.pk, "prefecture": chengdu.pk,
                 "audit-entry": audit_id, "round": round_.pk, "application": application.pk,
                 "acceptance": acceptance.pk, "application-document": application_document.pk,
-                "acceptance-document": acceptance_document.pk},
+                "acceptance-document": acceptance_document.pk, "indicator": indicator.pk,
+                "indicator-target": target.pk, "evaluation-tree": tree.pk},
     }
 
 

@@ -15,7 +15,16 @@ from django_celery_beat.models import PeriodicTask
 from pilots.models import Membership, Organisation, Pilot, Prefecture
 from smartcity.audit import ChangeContext
 from smartcity.models import AuditEntry
-from tasks_app.models import Department, Pillar, Programme, SubTask, SubTaskDepartment, Task
+from tasks_app.models import (
+    Department,
+    EvaluationNode,
+    Indicator,
+    Pillar,
+    Programme,
+    SubTask,
+    SubTaskDepartment,
+    Task,
+)
 from tasks_app.services import catalog_load_programme
 
 PREFECTURE_CODES = {
@@ -47,8 +56,7 @@ def row_counts() -> dict[str, int]:
 def test_bootstrap_loads_the_programme_with_its_goal_pillars_tasks_and_subtasks():
     bootstrap()
 
-    programme = Programme.objects.get()
-    assert programme.code == "sc-2020-3"
+    programme = Programme.objects.get(code="sc-2020-3")
     assert programme.document_number == "川数字经济办〔2020〕3号"
     assert programme.title_zh == "关于加快推进新型智慧城市建设的指导意见"
     assert (programme.goal_pilot_count, programme.goal_deadline) == (30, dt.date(2022, 12, 31))
@@ -59,7 +67,9 @@ def test_bootstrap_loads_the_programme_with_its_goal_pillars_tasks_and_subtasks(
     assert sorted(programme.tasks.values_list("code", flat=True)) == [f"T{n}" for n in range(1, 8)]
     assert Task.objects.get(code="T3").pillar.name_zh == "产业发展"
     assert Task.objects.get(code="T7").pillar.name_zh == "信息安全"
-    assert list(SubTask.objects.order_by("code").values_list("code", flat=True)) == SUBTASK_CODES
+    assert list(SubTask.objects.filter(task__programme=programme).order_by("code").values_list("code", flat=True)) == (
+        SUBTASK_CODES
+    )
     assert SubTask.objects.get(code="T4.1").name_zh == '优化"互联网+政务服务"'
 
 
@@ -125,9 +135,11 @@ def test_a_schedule_paused_in_the_admin_stays_paused_after_a_second_bootstrap():
 def test_every_created_row_is_audited_as_a_command():
     bootstrap()
 
-    entries = AuditEntry.objects.filter(object_type="tasks_app.subtask")
-    assert entries.count() == 17
-    assert set(entries.values_list("via", "action")) == {(AuditEntry.Via.COMMAND, "create")}
+    for label, model in (("tasks_app.subtask", SubTask), ("tasks_app.indicator", Indicator),
+                         ("tasks_app.evaluationnode", EvaluationNode)):
+        entries = AuditEntry.objects.filter(object_type=label)
+        assert entries.count() == model.objects.count() > 0, label  # both programmes' rows, each once
+        assert set(entries.values_list("via", "action")) == {(AuditEntry.Via.COMMAND, "create")}
 
 
 @pytest.mark.django_db
@@ -245,7 +257,7 @@ def test_a_second_programme_loads_beside_the_first():
     counts = catalog_load_programme(data=second, context=ChangeContext.command())
 
     assert counts == {"programmes": 1, "pillars": 1, "tasks": 1, "subtasks": 1, "assignments": 1}
-    assert Programme.objects.count() == 2
+    assert Programme.objects.count() == 3  # beside the two shipped ones
     assert SubTask.objects.filter(task__programme__code="sc-2020-3").count() == 17
     assert SubTask.objects.get(task__programme__code="sc-2023-1").code == "T1.1"
     assert catalog_load_programme(data=second, context=ChangeContext.command())["subtasks"] == 0

@@ -143,3 +143,10 @@ def pilot_completion(*, actor, pilot: Pilot, as_of: dt.date | None, real_only: b
             tasks[row["subtask__task"]].subtasks.append(row)
     return PilotCompletion(pilot=pilot, rollup=rollup, tasks=list(tasks.values()),
                            goal_deadline=pilot.programme.goal_deadline)
+
+
+def only_programme_with_pilots() -> Programme | None:
+    """The programme meant when none is named and several are loaded: the one with pilots, if one alone has them
+    (the 2024 catalog loads beside the 2020 programme, whose pilots all figures are about)."""
+    programmes = list(Programme.objects.filter(pilots__isnull=False).distinct().order_by("pk")[:2])
+    return programmes[0] if len(programmes) == 1 else None

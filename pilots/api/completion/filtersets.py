@@ -12,7 +12,7 @@ from rest_framework.exceptions import ValidationError
 
 from pilots.api.common import PeriodFilter
 from pilots.models import CompletionRollup, Pilot, Prefecture, ReportingRate, SubtaskCompletion
-from pilots.selectors.completion import on_date
+from pilots.selectors.completion import on_date, only_programme_with_pilots
 from smartcity.api.filters import NamedObjectFilter, reject_unknown_params
 from tasks_app.models import Department, Programme, Task
 
@@ -100,7 +100,11 @@ class ScopeObjectFilter(NamedObjectFilter):
 
 
 class CompletionHistoryFilterSet(django_filters.FilterSet):
-    programme = NamedObjectFilter(field_name="programme", model=Programme, example="sc-2020-3")
+    programme = NamedObjectFilter(
+        field_name="programme", model=Programme, example="sc-2020-3",
+        help_text="The programme: its code (e.g. `sc-2020-3`) or its id. Unnamed, the province's history is that of "
+        "the one programme with pilots when several programmes are loaded.",
+    )
     scope = django_filters.ChoiceFilter(
         choices=[(s.value, s.label) for s in Scope if s != Scope.PILOT_TASK], required=True,
         help_text="Whose history: province, prefecture, task, department or pilot.",
@@ -124,7 +128,12 @@ class CompletionHistoryFilterSet(django_filters.FilterSet):
         # Spelled as the natural keys' unique indexes read (programme first, the task's presence as
         # their conditions say), so that one scope's history stays an index range as daily snapshots
         # accumulate, not a scan of every rollup row ever computed.
-        return super().filter_queryset(queryset).filter(
+        queryset = super().filter_queryset(queryset)
+        if data.get("scope") == Scope.PROVINCE and not data.get("programme") and Programme.objects.count() > 1:
+            # One line per programme: unnamed, the province's history is that of the one programme with pilots.
+            if programme := only_programme_with_pilots():
+                queryset = queryset.filter(programme=programme)
+        return queryset.filter(
             programme_id__in=Programme.objects.values("pk"), task__isnull=data.get("scope") != Scope.TASK,
             real_only=bool(data.get("real_only")))
 
@@ -157,8 +166,8 @@ class SnapshotQuerySerializer(serializers.Serializer):
 
 class ProvinceQuerySerializer(SnapshotQuerySerializer):
     programme = serializers.CharField(required=False, help_text="The programme: its code (e.g. `sc-2020-3`) or its "
-                                      "id; needed only when several programmes are tracked. A name that names "
-                                      "nothing is a 400.")
+                                      "id; needed only when several programmes have pilots (without it, the one "
+                                      "programme with pilots). A name that names nothing is a 400.")
 
 
 def validated_query(request, serializer_class) -> dict:

@@ -36,6 +36,7 @@ from pilots.models import CompletionRollup, Pilot, ReportingRate, SubtaskComplet
 from pilots.selectors.completion import (
     behind_schedule,
     completion_rollups,
+    only_programme_with_pilots,
     pilot_completion,
     province_completion,
     reporting_rates,
@@ -85,6 +86,8 @@ def _programme(code: str | None) -> Programme:
                 "noun": Programme._meta.verbose_name, "value": code}]}, code="unknown_object")
         return Programme.objects.get(pk=ids[0])
     programmes = list(Programme.objects.order_by("pk")[:2])
+    if len(programmes) > 1:
+        programmes = [programme] if (programme := only_programme_with_pilots()) else programmes
     if len(programmes) != 1:
         raise ValidationError({"programme": [_("Name the programme: several are tracked.")]}, code="required")
     return programmes[0]
