@@ -274,6 +274,10 @@ OUTBOX_RETENTION_DAYS = env_int("OUTBOX_RETENTION_DAYS", 30)  # sent messages on
 WEBHOOK_DELIVERY_RETENTION_DAYS = env_int("WEBHOOK_DELIVERY_RETENTION_DAYS", 90)
 NOTIFICATION_RETENTION_DAYS = env_int("NOTIFICATION_RETENTION_DAYS", 365)  # counted from reading; unread ones stay
 RETENTION_BATCH_SIZE = env_int("RETENTION_BATCH_SIZE", 2000)  # rows per delete transaction
+# The sign-in record and lockouts. 网络安全法 art. 21 asks for network logs to be kept no less than six months.
+SIGNIN_RETENTION_DAYS = env_int("SIGNIN_RETENTION_DAYS", 365)
+if SIGNIN_RETENTION_DAYS < 183:
+    raise ImproperlyConfigured(f"SIGNIN_RETENTION_DAYS={SIGNIN_RETENTION_DAYS} must be at least 183 (six months)")
 for _name in ("IDEMPOTENCY_RETENTION_DAYS", "OUTBOX_RETENTION_DAYS", "WEBHOOK_DELIVERY_RETENTION_DAYS",
               "NOTIFICATION_RETENTION_DAYS", "RETENTION_BATCH_SIZE"):
     if globals()[_name] < 1:  # 0 would delete every row the moment it is written

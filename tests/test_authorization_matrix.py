@@ -18,7 +18,7 @@ from rest_framework.test import APIClient
 
 from pilots.models import Milestone, PlanChangeProposal, PlanItem, ProgressReport, ReportAttachment
 from pilots.services.completion import completion_recompute_all
-from smartcity.models import ApiToken, AuditEntry
+from smartcity.models import ApiToken, AuditEntry, LoginLockout, SignInEvent
 from tests.factories import (
     OrganisationFactory,
     PilotFactory,
@@ -100,6 +100,11 @@ MATRIX: dict[str, dict[str, set[str]]] = {
     "calendar-day-detail": {"get": SIGNED_IN, "patch": PROVINCE, "delete": PROVINCE},
     "calendar-import": {"post": PROVINCE},
     "period-list": {"get": MEMBERS},
+    "sign-in-list": {"get": PROVINCE},  # and an office's administrator (no such role in this matrix)
+    "sign-in-detail": {"get": PROVINCE},
+    "lockout-list": {"get": PROVINCE},
+    "lockout-detail": {"get": PROVINCE},
+    "lockout-lift": {"post": {"admin"}},
 }
 # Routes whose {pk} is an object of 成都市's: the other prefecture must get 404 even where its role may act.
 SCOPED_OBJECTS = {"pilot", "report", "plan", "milestone"}
@@ -178,6 +183,10 @@ def world():
             clients[role] = client_for(user, can_write=role not in READ_ONLY_TOKENS)
         audit_id = AuditEntry.objects.create(
             via="command", action="create", object_type="x", object_id="1", object_repr="x").pk
+        sign_in_id = SignInEvent.objects.create(event="token", via="api", result="failure",
+                                                reason="unknown_user", username="x").pk
+        lockout_id = LoginLockout.objects.create(username="x", address="10.0.0.1",
+                                                 expires_at=dt.datetime(2021, 10, 15, 11, tzinfo=dt.timezone.utc)).pk
         completion_recompute_all(as_of=dt.date(2021, 10, 15))
     return {
         "clients": clients, "users": users,
@@ -185,13 +194,13 @@ def world():
                 "plan-proposal": proposal.pk, "attachment": attachment.pk, "programme": subtask.task.programme.pk,
                 "task": subtask.task.pk,
                 "subtask": subtask.pk, "department": assignment.department.pk, "prefecture": chengdu.pk,
-                "audit-entry": audit_id},
+                "audit-entry": audit_id, "sign-in": sign_in_id, "lockout": lockout_id},
     }
 
 
 def concrete_path(route: str, name: str, role: str, world) -> str:
     basename = re.sub(r"-(list|detail|completion|submit|correct|approve|return-|reject|accept|revisions|attachments|"
-                      r"attachment)$",
+                      r"attachment|lift)$",
                       "", name)
     ids = world["ids"]
     if basename == "token":
