@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from smartcity import docs, health
+from smartcity.auth import pages as account_pages
 from smartcity.metrics import metrics_view
 
 api_v1 = [
@@ -26,6 +27,8 @@ urlpatterns = [
     path("dashboard/", include("pilots.dashboard.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/sign-ins/", account_pages.signin_record_page, name="signin-record"),
+    path("accounts/lockouts/<int:pk>/lift/", account_pages.lockout_lift_page, name="lockout-lift"),
 ]
 
 
