@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from smartcity import docs, health
 from smartcity.auth import pages as account_pages
+from smartcity.auth import passwords
 from smartcity.metrics import metrics_view
 
 api_v1 = [
@@ -27,6 +28,19 @@ urlpatterns = [
     path("dashboard/", include("pilots.dashboard.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/password/change/", passwords.PasswordChangeView.as_view(), name="password_change"),
+    path("accounts/password/change/done/",
+         auth_views.PasswordChangeDoneView.as_view(template_name="accounts/password_change_done.html"),
+         name="password_change_done"),
+    path("accounts/password/reset/", passwords.PasswordResetView.as_view(), name="password_reset"),
+    path("accounts/password/reset/sent/",
+         auth_views.PasswordResetDoneView.as_view(template_name="accounts/password_reset_done.html"),
+         name="password_reset_done"),
+    path("accounts/password/reset/<uidb64>/<token>/", passwords.PasswordResetConfirmView.as_view(),
+         name="password_reset_confirm"),
+    path("accounts/password/reset/complete/",
+         auth_views.PasswordResetCompleteView.as_view(template_name="accounts/password_reset_complete.html"),
+         name="password_reset_complete"),
     path("accounts/sign-ins/", account_pages.signin_record_page, name="signin-record"),
     path("accounts/lockouts/<int:pk>/lift/", account_pages.lockout_lift_page, name="lockout-lift"),
 ]
