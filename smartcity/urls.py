@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from smartcity import docs, health
 from smartcity.auth import pages as account_pages
-from smartcity.auth import passwords
+from smartcity.auth import oidc, passwords
 from smartcity.metrics import metrics_view
 
 api_v1 = [
@@ -26,7 +26,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("dashboard/", include("pilots.dashboard.urls")),
-    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/login/", oidc.LoginView.as_view(), name="login"),
+    path("oidc/authenticate/", oidc.sso_authenticate, name="oidc_authentication_init"),
+    path("oidc/callback/", oidc.sso_callback, name="oidc_authentication_callback"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password/change/", passwords.PasswordChangeView.as_view(), name="password_change"),
     path("accounts/password/change/done/",

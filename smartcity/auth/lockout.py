@@ -90,11 +90,15 @@ class LockoutModelBackend(ModelBackend):
     """
 
     def authenticate(self, request, username=None, password=None, **kwargs):
-        from smartcity.auth.signins import Reason, note_failure_reason
+        from smartcity.auth.signins import Reason, Via, note_failure_reason, via_of
 
         if username is None:
             username = kwargs.get(get_user_model().USERNAME_FIELD)
         if username is None or password is None:
+            return None
+        if not settings.LOCAL_PASSWORD_SIGN_IN and via_of(request) != Via.API:
+            # Passwords are off for people (dashboard, admin); the API's token exchange keeps them.
+            note_failure_reason(request, Reason.PASSWORDS_OFF, self._named(username))
             return None
         if username and locked_out_for(username, request):
             note_failure_reason(request, Reason.LOCKED, self._named(username))

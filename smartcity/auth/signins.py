@@ -108,6 +108,8 @@ def signin_record(*, request, event: str, result: str, username: str = "", user=
 
 @receiver(user_login_failed, dispatch_uid="smartcity.signins.failed")
 def _record_failure(sender, credentials, request=None, **kwargs):
+    if via_of(request) == Via.SSO:
+        return  # the single sign-on's callback records its own refusals, with their reason
     username = str(credentials.get("username", "") or "")
     reason, user = getattr(request, _REASON_ATTR, None) or (Reason.WRONG_PASSWORD, None)
     signin_record(request=request, event=Event.TOKEN if via_of(request) == Via.API else Event.SIGN_IN,

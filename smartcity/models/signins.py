@@ -53,6 +53,9 @@ class SignInEvent(models.Model):
         NO_ORGANISATION = "no_organisation", _("account belongs to no organisation")
         API_ONLY = "api_only", _("integrator account: API only")
         READ_ONLY_ROLE = "read_only_role", _("write token asked for a read-only role")
+        PASSWORDS_OFF = "passwords_off", _("password sign-in is off: use single sign-on")
+        SSO_REFUSED = "sso_refused", _("single sign-on: no organisation or role for this person")
+        SSO_INVALID = "sso_invalid", _("single sign-on: the provider's answer did not verify")
 
     at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)
     event = models.CharField(_("event"), max_length=16, choices=Event.choices)
