@@ -178,10 +178,12 @@ def test_a_bad_id_token_is_refused_and_creates_no_one(sso, fault, says):
 
 
 def test_a_deactivated_person_is_refused_at_once(sso):
-    sign_in_with_sso(sso, "zhang.wei")
+    browser, _ = sign_in_with_sso(sso, "zhang.wei")
     clerk = get_user_model().objects.get(username="zhang.wei")
     clerk.is_active = False
     clerk.save()
+
+    assert browser.get("/dashboard/").status_code == 302  # the open session ends at once
 
     _browser, response = sign_in_with_sso(sso, "zhang.wei")
 

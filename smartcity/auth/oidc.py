@@ -65,6 +65,10 @@ class SmartcityOIDCBackend(OIDCAuthenticationBackend):
             raise SuspiciousOperation("userinfo is about another subject than the ID token")
         return {**claims, **payload}  # the signed ID token wins over the userinfo answer
 
+    def get_user(self, user_id):
+        user = super().get_user(user_id)
+        return user if user is not None and self.user_can_authenticate(user) else None  # deactivated: out at once
+
     def verify_claims(self, claims):
         return bool(claims.get(settings.OIDC_USERNAME_CLAIM))
 
