@@ -89,3 +89,11 @@ def calendar_year_notices() -> dict[str, int]:
     from pilots.services.calendar import calendar_year_notices as notices
 
     return notices()
+
+
+@shared_task(name="pilots.send_invitation", ignore_result=True)
+def send_invitation(user_id: int) -> bool:
+    """Mail an invited person their link to set a password (see pilots.services.accounts)."""
+    from pilots.services.accounts import invitation_send
+
+    return invitation_send(user_id=user_id)

@@ -43,6 +43,7 @@ urlpatterns = [
     path("accounts/password/reset/complete/",
          auth_views.PasswordResetCompleteView.as_view(template_name="accounts/password_reset_complete.html"),
          name="password_reset_complete"),
+    path("accounts/invitation/<uidb64>/<token>/", passwords.InvitationAcceptView.as_view(), name="invitation_accept"),
     path("accounts/sign-ins/", account_pages.signin_record_page, name="signin-record"),
     path("accounts/lockouts/<int:pk>/lift/", account_pages.lockout_lift_page, name="lockout-lift"),
 ]

@@ -105,6 +105,10 @@ MATRIX: dict[str, dict[str, set[str]]] = {
     "lockout-list": {"get": PROVINCE},
     "lockout-detail": {"get": PROVINCE},
     "lockout-lift": {"post": {"admin"}},
+    "account-list": {"get": {"admin"}, "post": {"admin"}},
+    "account-detail": {"get": {"admin"}, "patch": {"admin"}},
+    "account-deactivate": {"post": {"admin"}},
+    "account-reactivate": {"post": {"admin"}},
 }
 # Routes whose {pk} is an object of 成都市's: the other prefecture must get 404 even where its role may act.
 SCOPED_OBJECTS = {"pilot", "report", "plan", "milestone"}
@@ -194,13 +198,14 @@ def world():
                 "plan-proposal": proposal.pk, "attachment": attachment.pk, "programme": subtask.task.programme.pk,
                 "task": subtask.task.pk,
                 "subtask": subtask.pk, "department": assignment.department.pk, "prefecture": chengdu.pk,
-                "audit-entry": audit_id, "sign-in": sign_in_id, "lockout": lockout_id},
+                "audit-entry": audit_id, "sign-in": sign_in_id, "lockout": lockout_id,
+                "account": users["own_reporter"].pk},
     }
 
 
 def concrete_path(route: str, name: str, role: str, world) -> str:
     basename = re.sub(r"-(list|detail|completion|submit|correct|approve|return-|reject|accept|revisions|attachments|"
-                      r"attachment|lift)$",
+                      r"attachment|lift|deactivate|reactivate)$",
                       "", name)
     ids = world["ids"]
     if basename == "token":

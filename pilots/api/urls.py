@@ -1,6 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from pilots.api.accounts import AccountViewSet
 from pilots.api.bulk import urlpatterns as bulk_urlpatterns
 from pilots.api.completion import (
     BehindScheduleViewSet,
@@ -30,6 +31,7 @@ router.register("plan-proposals", PlanChangeProposalViewSet, basename="plan-prop
 router.register("notifications", NotificationViewSet, basename="notification")
 router.register("reminders", ReminderViewSet, basename="reminder")
 router.register("webhooks", WebhookSubscriptionViewSet, basename="webhook")
+router.register("accounts", AccountViewSet, basename="account")
 router.register("completion/prefectures", PrefectureCompletionViewSet, basename="completion-prefecture")
 router.register("completion/tasks", TaskCompletionViewSet, basename="completion-task")
 router.register("completion/departments", DepartmentCompletionViewSet, basename="completion-department")

@@ -67,3 +67,10 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 class PasswordChangeView(auth_views.PasswordChangeView):
     template_name = "accounts/password_change_form.html"
     success_url = reverse_lazy("password_change_done")
+
+
+class InvitationAcceptView(auth_views.PasswordResetConfirmView):
+    """An invited person sets their first password through the link in their invitation (one use, expiring)."""
+
+    template_name = "accounts/invitation_accept.html"
+    success_url = reverse_lazy("password_reset_complete")
