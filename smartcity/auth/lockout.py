@@ -74,7 +74,8 @@ def clear_failures_for(username: str, address: str) -> None:
 
 @receiver(user_login_failed)
 def _count_failure(sender, credentials, request=None, **kwargs):
-    record_failure(credentials.get("username", ""), request)
+    if credentials.get("username"):  # a single sign-on's failure names nobody: nothing to count
+        record_failure(credentials["username"], request)
 
 
 @receiver(user_logged_in)
