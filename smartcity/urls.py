@@ -1,12 +1,15 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from smartcity import docs, health
 from smartcity.auth import pages as account_pages
 from smartcity.auth import oidc, passwords
 from smartcity.metrics import metrics_view
+
+# A one-time link's user id (base64url) and token, ASCII only: no second spelling of a link.
+RESET_LINK = r"(?P<uidb64>[0-9A-Za-z_\-]+)/(?P<token>[0-9A-Za-z\-]+)"
 
 api_v1 = [
     path("", include("smartcity.api.urls")),
@@ -38,12 +41,12 @@ urlpatterns = [
     path("accounts/password/reset/sent/",
          auth_views.PasswordResetDoneView.as_view(template_name="accounts/password_reset_done.html"),
          name="password_reset_done"),
-    path("accounts/password/reset/<uidb64>/<token>/", passwords.PasswordResetConfirmView.as_view(),
-         name="password_reset_confirm"),
+    re_path(rf"^accounts/password/reset/{RESET_LINK}/$", passwords.PasswordResetConfirmView.as_view(),
+            name="password_reset_confirm"),
     path("accounts/password/reset/complete/",
          auth_views.PasswordResetCompleteView.as_view(template_name="accounts/password_reset_complete.html"),
          name="password_reset_complete"),
-    path("accounts/invitation/<uidb64>/<token>/", passwords.InvitationAcceptView.as_view(), name="invitation_accept"),
+    re_path(rf"^accounts/invitation/{RESET_LINK}/$", passwords.InvitationAcceptView.as_view(), name="invitation_accept"),
     path("accounts/sign-ins/", account_pages.signin_record_page, name="signin-record"),
     path("accounts/lockouts/<int:pk>/lift/", account_pages.lockout_lift_page, name="lockout-lift"),
 ]
