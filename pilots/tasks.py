@@ -106,3 +106,11 @@ def schedule_bulletins() -> dict[str, int]:
     from pilots.services.bulletins import bulletin_schedule_due
 
     return bulletin_schedule_due()
+
+
+@shared_task(name=task_names.SEND_INVITATION, ignore_result=True)
+def send_invitation(user_id: int) -> bool:
+    """Mail an invited person their link to set a password (see pilots.services.accounts)."""
+    from pilots.services.accounts import invitation_send
+
+    return invitation_send(user_id=user_id)

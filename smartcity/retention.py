@@ -11,7 +11,9 @@ oldest first, and delete them. On PostgreSQL the batch is locked with SKIP LOCKE
 once split the rows between them instead of waiting on or deleting each other's; a row is deleted
 once whoever deletes it. Running the purge again deletes only what has expired since.
 
-The audit log is never registered: it is append-only (PostgreSQL refuses UPDATE and DELETE on it).
+The audit log is never registered: it is append-only (PostgreSQL refuses UPDATE and DELETE on it). The
+sign-in record is append-only too, but kept for ``SIGNIN_RETENTION_DAYS``: its policy's ``unlock_sql`` lets
+the purge's own transaction through its trigger.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 
 from django.apps import apps
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -38,6 +40,7 @@ class RetentionPolicy:
     setting: str  # the setting holding the period in days
     keep: Q | None = None  # rows matching this are kept whatever their age
     description: str = ""
+    unlock_sql: str = ""  # run on PostgreSQL in each delete transaction, e.g. to pass an append-only trigger
 
     def period(self) -> dt.timedelta:
         return dt.timedelta(days=getattr(settings, self.setting))
@@ -86,6 +89,9 @@ def _purge(policy: RetentionPolicy, *, now: dt.datetime, batch_size: int) -> int
             if not batch:
                 return total
             # The batch is locked by us (PostgreSQL) or the database is (SQLite): nobody changes it meanwhile.
+            if policy.unlock_sql and connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute(policy.unlock_sql)
             count, _by_model = model._default_manager.filter(pk__in=batch).delete()
         total += count
         if len(batch) < batch_size:

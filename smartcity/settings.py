@@ -126,6 +126,38 @@ AUTHENTICATION_BACKENDS = ["smartcity.auth.lockout.LockoutModelBackend"]
 LOGIN_LOCKOUT_THRESHOLD = env_int("LOGIN_LOCKOUT_THRESHOLD", 5)  # failed sign-ins per name and address…
 LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 15 * 60)  # …within this window lock both out for it
 
+# --- Single sign-on (OpenID Connect), off unless OIDC_ISSUER is set: see smartcity/auth/oidc.py ----------
+OIDC_ISSUER = env_str("OIDC_ISSUER", "").rstrip("/")
+LOCAL_PASSWORD_SIGN_IN = env_bool("LOCAL_PASSWORD_SIGN_IN", True)  # off: people sign in by SSO only; API unchanged
+OIDC_RP_CLIENT_ID = env_str("OIDC_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = env_str("OIDC_CLIENT_SECRET", "")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env_str("OIDC_AUTHORIZATION_ENDPOINT", "")
+OIDC_OP_TOKEN_ENDPOINT = env_str("OIDC_TOKEN_ENDPOINT", "")
+OIDC_OP_USER_ENDPOINT = env_str("OIDC_USERINFO_ENDPOINT", "")
+OIDC_OP_JWKS_ENDPOINT = env_str("OIDC_JWKS_ENDPOINT", "")
+OIDC_RP_SIGN_ALGO = env_str("OIDC_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = env_str("OIDC_SCOPES", "openid profile email")
+OIDC_USERNAME_CLAIM = env_str("OIDC_USERNAME_CLAIM", "preferred_username")
+OIDC_ORGANISATION_CLAIM = env_str("OIDC_ORGANISATION_CLAIM", "organisation")  # an organisation's code
+OIDC_ROLE_CLAIM = env_str("OIDC_ROLE_CLAIM", "role")  # reporter, reviewer, viewer or admin
+OIDC_CLOCK_SKEW_SECONDS = env_int("OIDC_CLOCK_SKEW_SECONDS", 60)
+OIDC_TIMEOUT = env_int("OIDC_TIMEOUT_SECONDS", 10)
+OIDC_USE_PKCE = True
+OIDC_PKCE_CODE_CHALLENGE_METHOD = "S256"
+OIDC_USE_NONCE = True
+OIDC_CREATE_USER = True
+OIDC_AUTHENTICATION_CALLBACK_URL = "oidc_authentication_callback"
+OIDC_MEMBERSHIP_RESOLVER = "pilots.services.accounts.oidc_membership_assign"
+LOGIN_REDIRECT_URL_FAILURE = "/accounts/login/"
+if OIDC_ISSUER:
+    for _name in ("OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET", "OIDC_AUTHORIZATION_ENDPOINT", "OIDC_TOKEN_ENDPOINT",
+                  "OIDC_USERINFO_ENDPOINT", "OIDC_JWKS_ENDPOINT"):
+        if not env_str(_name, ""):
+            raise ImproperlyConfigured(f"OIDC_ISSUER is set, so {_name} is required too")
+    AUTHENTICATION_BACKENDS = [*AUTHENTICATION_BACKENDS, "smartcity.auth.oidc.SmartcityOIDCBackend"]
+elif not LOCAL_PASSWORD_SIGN_IN:
+    raise ImproperlyConfigured("LOCAL_PASSWORD_SIGN_IN=false needs single sign-on: set OIDC_ISSUER and friends")
+
 # Rate limits and lockout counts live in the cache: set CACHE_URL to Redis when several web
 # processes run, or each counts on its own.
 CACHE_URL = env_str("CACHE_URL", "")
@@ -135,9 +167,11 @@ CACHES = {
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }
 
+# A reset link (and an invitation's) works once, for this long.
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT_HOURS", 24) * 3600
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -180,7 +214,7 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-CSP_PATH_PREFIXES = ["/dashboard/", "/accounts/"]
+CSP_PATH_PREFIXES = ["/dashboard/", "/accounts/", "/oidc/"]
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
@@ -277,6 +311,10 @@ OUTBOX_RETENTION_DAYS = env_int("OUTBOX_RETENTION_DAYS", 30)  # sent messages on
 WEBHOOK_DELIVERY_RETENTION_DAYS = env_int("WEBHOOK_DELIVERY_RETENTION_DAYS", 90)
 NOTIFICATION_RETENTION_DAYS = env_int("NOTIFICATION_RETENTION_DAYS", 365)  # counted from reading; unread ones stay
 RETENTION_BATCH_SIZE = env_int("RETENTION_BATCH_SIZE", 2000)  # rows per delete transaction
+# The sign-in record and lockouts. 网络安全法 art. 21 asks for network logs to be kept no less than six months.
+SIGNIN_RETENTION_DAYS = env_int("SIGNIN_RETENTION_DAYS", 365)
+if SIGNIN_RETENTION_DAYS < 183:
+    raise ImproperlyConfigured(f"SIGNIN_RETENTION_DAYS={SIGNIN_RETENTION_DAYS} must be at least 183 (six months)")
 for _name in ("IDEMPOTENCY_RETENTION_DAYS", "OUTBOX_RETENTION_DAYS", "WEBHOOK_DELIVERY_RETENTION_DAYS",
               "NOTIFICATION_RETENTION_DAYS", "RETENTION_BATCH_SIZE"):
     if globals()[_name] < 1:  # 0 would delete every row the moment it is written

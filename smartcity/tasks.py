@@ -33,3 +33,11 @@ def relay_outbox() -> int:
 def purge_expired() -> dict[str, int]:
     """Delete the rows past their retention period (see smartcity.retention); safe to run twice at once."""
     return retention_purge()
+
+
+@shared_task(name="smartcity.send_password_reset", ignore_result=True)
+def send_password_reset(email: str, language: str) -> int:
+    """Mail the reset link a sign-in page's visitor asked for (see smartcity.auth.passwords)."""
+    from smartcity.auth.passwords import password_reset_send
+
+    return password_reset_send(email=email, language=language)

@@ -17,11 +17,18 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
 from pilots.models import (
-    Acceptance, ApplicationRound, LifecycleDocument, Milestone, PilotApplication, PlanChangeProposal, PlanItem,
-    ProgressReport, ReportAttachment,
+    Acceptance,
+    ApplicationRound,
+    LifecycleDocument,
+    Milestone,
+    PilotApplication,
+    PlanChangeProposal,
+    PlanItem,
+    ProgressReport,
+    ReportAttachment,
 )
 from pilots.services.completion import completion_recompute_all
-from smartcity.models import ApiToken, AuditEntry
+from smartcity.models import ApiToken, AuditEntry, LoginLockout, SignInEvent
 from tasks_app.models import EvaluationTree, Indicator, IndicatorTarget
 from tests.factories import (
     OrganisationFactory,
@@ -137,6 +144,15 @@ MATRIX: dict[str, dict[str, set[str]]] = {
     "indicator-target-detail": {"get": MEMBERS, "patch": PROVINCE, "delete": PROVINCE},
     "evaluation-tree-list": {"get": MEMBERS, "post": PROVINCE},
     "evaluation-tree-detail": {"get": MEMBERS, "patch": PROVINCE},
+    "sign-in-list": {"get": PROVINCE},  # and an office's administrator (no such role in this matrix)
+    "sign-in-detail": {"get": PROVINCE},
+    "lockout-list": {"get": PROVINCE},
+    "lockout-detail": {"get": PROVINCE},
+    "lockout-lift": {"post": {"admin"}},
+    "account-list": {"get": {"admin"}, "post": {"admin"}},
+    "account-detail": {"get": {"admin"}, "patch": {"admin"}},
+    "account-deactivate": {"post": {"admin"}},
+    "account-reactivate": {"post": {"admin"}},
 }
 # Routes whose {pk} is an object of 成都市's: the other prefecture must get 404 even where its role may act.
 SCOPED_OBJECTS = {"pilot", "report", "plan", "milestone", "application", "acceptance"}
@@ -235,6 +251,10 @@ def world():
                                                 value=80)
         tree = EvaluationTree.objects.create(programme=subtask.task.programme, code="tree", name_zh="评价",
                                              name_en="Evaluation")
+        sign_in_id = SignInEvent.objects.create(event="token", via="api", result="failure",
+                                                reason="unknown_user", username="x").pk
+        lockout_id = LoginLockout.objects.create(username="x", address="10.0.0.1",
+                                                 expires_at=dt.datetime(2021, 10, 15, 11, tzinfo=dt.timezone.utc)).pk
         completion_recompute_all(as_of=dt.date(2021, 10, 15))
     return {
         "clients": clients, "users": users,
@@ -245,14 +265,15 @@ def world():
                 "audit-entry": audit_id, "round": round_.pk, "application": application.pk,
                 "acceptance": acceptance.pk, "application-document": application_document.pk,
                 "acceptance-document": acceptance_document.pk, "indicator": indicator.pk,
-                "indicator-target": target.pk, "evaluation-tree": tree.pk},
+                "indicator-target": target.pk, "evaluation-tree": tree.pk, "sign-in": sign_in_id,
+                "lockout": lockout_id, "account": users["own_reporter"].pk},
     }
 
 
 def concrete_path(route: str, name: str, role: str, world) -> str:
     basename = re.sub(r"-(list|detail|completion|submit|correct|approve|return-|reject|accept|revisions|attachments|"
                       r"attachment|documents|document|recommend|review|notice|designate|decline|rectification|"
-                      r"revoke)$",
+                      r"revoke|lift|deactivate|reactivate)$",
                       "", name)
     ids = world["ids"]
     if basename == "token":

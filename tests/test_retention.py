@@ -13,7 +13,7 @@ from django_celery_beat.models import PeriodicTask
 
 from pilots.models import Notification
 from pilots.models.webhooks import WebhookDelivery, WebhookSubscription
-from smartcity.models import AuditEntry, IdempotencyRecord, OutboxMessage
+from smartcity.models import AuditEntry, IdempotencyRecord, LoginLockout, OutboxMessage, SignInEvent
 from smartcity.retention import RETENTION_TASK, retention_policies, retention_purge
 from smartcity.schedules import schedules_install
 from smartcity.tasks import purge_expired
@@ -62,6 +62,20 @@ def notifications(user, count, *, age, read_age=None):
     return rows
 
 
+def sign_ins(count, *, age):
+    now = timezone.now()
+    return SignInEvent.objects.bulk_create(
+        SignInEvent(at=now - age, event="token", via="api", result="failure", reason="wrong_password",
+                    username="pref-510100") for _ in range(count))
+
+
+def lockouts(count, *, age):
+    now = timezone.now()
+    return LoginLockout.objects.bulk_create(
+        LoginLockout(username="pref-510100", address="203.0.113.7", locked_at=now - age,
+                     expires_at=now - age + dt.timedelta(minutes=15)) for _ in range(count))
+
+
 @pytest.fixture
 def small_batches(settings):
     settings.RETENTION_BATCH_SIZE = 3
@@ -92,6 +106,11 @@ def full_tables(integrator):
         "old_read": notifications(integrator, 7, age=400 * DAY, read_age=366 * DAY),
         "recently_read": notifications(integrator, 2, age=400 * DAY, read_age=300 * DAY),
         "old_unread": notifications(integrator, 2, age=800 * DAY),
+        # The sign-in record is append-only (on PostgreSQL a trigger), yet the purge trims it.
+        "old_sign_ins": sign_ins(7, age=366 * DAY),
+        "recent_sign_ins": sign_ins(2, age=364 * DAY),
+        "old_lockouts": lockouts(7, age=366 * DAY),
+        "recent_lockouts": lockouts(2, age=364 * DAY),
     }
 
 
@@ -104,6 +123,8 @@ def assert_only_needed_rows_remain(tables):
     assert set(OutboxMessage.objects.values_list("pk", flat=True)) == ids(tables["recent_sent"] + tables["old_unsent"])
     assert set(WebhookDelivery.objects.values_list("pk", flat=True)) == ids(tables["recent_deliveries"])
     assert set(Notification.objects.values_list("pk", flat=True)) == ids(tables["recently_read"] + tables["old_unread"])
+    assert set(SignInEvent.objects.values_list("pk", flat=True)) == ids(tables["recent_sign_ins"])
+    assert set(LoginLockout.objects.values_list("pk", flat=True)) == ids(tables["recent_lockouts"])
 
 
 @pytest.mark.django_db
@@ -123,9 +144,10 @@ def test_the_purge_trims_every_table_in_batches_and_keeps_what_is_still_needed(f
         deleted = purge_expired()
 
     assert deleted == {"smartcity.IdempotencyRecord": 7, "smartcity.OutboxMessage": 7,
-                       "pilots.WebhookDelivery": 7, "pilots.Notification": 7}
+                       "pilots.WebhookDelivery": 7, "pilots.Notification": 7,
+                       "smartcity.SignInEvent": 7, "smartcity.LoginLockout": 7}
     # 7 rows, 3 per batch: three delete transactions per table, never one unbounded delete.
-    assert len(deleted_statements) == 4 * 3
+    assert len(deleted_statements) == 6 * 3
     assert_only_needed_rows_remain(full_tables)
     assert list(AuditEntry.objects.order_by("pk").values_list("pk", "at")) == audit_before
 
@@ -209,6 +231,6 @@ def test_two_purges_at_once_split_the_rows_and_delete_each_once(full_tables, sma
 
     assert errors == []
     for label in ("smartcity.IdempotencyRecord", "smartcity.OutboxMessage", "pilots.WebhookDelivery",
-                  "pilots.Notification"):
+                  "pilots.Notification", "smartcity.SignInEvent", "smartcity.LoginLockout"):
         assert sum(result[label] for result in results) == 7
     assert_only_needed_rows_remain(full_tables)

@@ -1,6 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from pilots.api.accounts import AccountViewSet
 from pilots.api.bulk import urlpatterns as bulk_urlpatterns
 from pilots.api.bulletins import BulletinViewSet
 from pilots.api.completion import (
@@ -36,6 +37,7 @@ router.register("application-rounds", RoundViewSet, basename="round")
 router.register("applications", ApplicationViewSet, basename="application")
 router.register("acceptances", AcceptanceViewSet, basename="acceptance")
 router.register("bulletins", BulletinViewSet, basename="bulletin")
+router.register("accounts", AccountViewSet, basename="account")
 router.register("completion/prefectures", PrefectureCompletionViewSet, basename="completion-prefecture")
 router.register("completion/tasks", TaskCompletionViewSet, basename="completion-task")
 router.register("completion/departments", DepartmentCompletionViewSet, basename="completion-department")

@@ -12,6 +12,7 @@ from smartcity.api.errors import ErrorSerializer
 from smartcity.api.viewsets import AsciiIdMixin
 from smartcity.api.serializers import ApiTokenSerializer, IssuedTokenSerializer, TokenRequestSerializer
 from smartcity.audit import ChangeContext
+from smartcity.auth import signins
 from smartcity.auth.lockout import locked_out_for
 from smartcity.auth.access import PUBLIC, SIGNED_IN, Role, actor_from_user, actor_for
 from smartcity.auth.services import token_issue, token_revoke
@@ -61,6 +62,8 @@ class TokenObtainView(APIView):
         data = params.validated_data
         wait = locked_out_for(data["username"], request)
         if wait:
+            signins.signin_record(request=request, event=signins.Event.TOKEN, result=signins.Result.FAILURE,
+                                  reason=signins.Reason.LOCKED, username=data["username"])
             raise Throttled(wait=wait, detail=_("Too many failed sign-ins; try again in %(minutes)s minutes.")
                             % {"minutes": (wait + 59) // 60})
         user = authenticate(request, username=data["username"], password=data["password"])
@@ -68,15 +71,24 @@ class TokenObtainView(APIView):
             raise AuthenticationFailed(_("Wrong username or password."), code="bad_credentials")
         actor = actor_from_user(user)
         if not actor.is_member:
+            self._refused(request, data, user, signins.Reason.NO_ORGANISATION)
             raise AuthenticationFailed(_("This account belongs to no organisation."), code="no_organisation")
         if data["can_write"] and actor.role not in WRITING_ROLES:
+            self._refused(request, data, user, signins.Reason.READ_ONLY_ROLE)
             raise ValidationError({"can_write": [_("This account's role is read-only; request a read-only token.")]})
         token, key = token_issue(
             user=user, name=data["name"], can_write=data["can_write"], ttl_days=data.get("expires_in_days"),
             context=ChangeContext.from_request(request),
         )
+        signins.signin_record(request=request, event=signins.Event.TOKEN, result=signins.Result.SUCCESS,
+                              username=data["username"], user=user, token_prefix=token.prefix)
         token.key = key
         return Response(IssuedTokenSerializer(token).data, status=status.HTTP_201_CREATED)
+
+    @staticmethod
+    def _refused(request, data, user, reason):
+        signins.signin_record(request=request, event=signins.Event.TOKEN, result=signins.Result.FAILURE,
+                              reason=reason, username=data["username"], user=user)
 
 
 @extend_schema_view(
@@ -101,4 +113,7 @@ class ApiTokenViewSet(AsciiIdMixin, mixins.ListModelMixin, mixins.RetrieveModelM
         return self.queryset.filter(user=self.request.user)
 
     def perform_destroy(self, instance):
+        already_revoked = instance.revoked_at is not None
         token_revoke(token=instance, context=ChangeContext.from_request(self.request))
+        if not already_revoked:
+            signins.token_revocation_record(request=self.request, token=instance)
