@@ -35,6 +35,10 @@ class ChangeContext:
         return cls(user=request.user, via=via or AuditEntry.Via.SESSION)
 
     @classmethod
+    def system(cls) -> ChangeContext:
+        return cls(user=None, via=AuditEntry.Via.SYSTEM)
+
+    @classmethod
     def command(cls) -> ChangeContext:
         return cls(user=None, via=AuditEntry.Via.COMMAND)
 

@@ -133,7 +133,7 @@ def test_the_overview_lists_the_bulletins_with_their_files(page, settings, tmp_p
     from tasks_app.models import Programme
 
     settings.MEDIA_ROOT = tmp_path
-    bulletin = Bulletin.objects.create(programme=Programme.objects.get(), period="2022Q4", as_of=dt.date(2023, 1, 20),
+    bulletin = Bulletin.objects.create(programme=Programme.objects.get(code="sc-2020-3"), period="2022Q4", as_of=dt.date(2023, 1, 20),
                                        status=Bulletin.Status.PUBLISHED, progress=100, includes_demo=True)
     bulletin.pdf.save("bulletin.pdf", ContentFile(b"%PDF-1.4\n%test\n"), save=False)
     bulletin.docx.save("bulletin.docx", ContentFile(b"PK"), save=True)

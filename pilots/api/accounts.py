@@ -35,6 +35,9 @@ class AccountSerializer(serializers.ModelSerializer):
                                                 help_text=_("The organisation's code, e.g. `pref-510100`."))
     role = serializers.CharField(source="membership.role", read_only=True)
     has_password = serializers.SerializerMethodField(help_text=_("False until an invited person sets one."))
+    # Not an EmailField on output: an account made before invitations (the demo sign-ins, `createsuperuser`) may
+    # have none, and "" is not an e-mail address.
+    email = serializers.CharField(read_only=True, help_text=_("The person's e-mail address; empty when none is known."))
 
     class Meta:
         model = get_user_model()

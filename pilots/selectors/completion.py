@@ -75,6 +75,8 @@ SUBTASK_COLUMNS = ("subtask_id", "subtask__code", "subtask__name_zh", "subtask__
                    "pending_percent", "pending_period", "planned_percent", "variance", "schedule_status", "no_report",
                    "stalled", "ahead_of_plan", "includes_demo")
 
+RATE_COLUMNS = ("period", "deadline", "scope", "as_of", "real_only", "computed_at", "expected", "received", "on_time")
+
 
 def brief_columns(relation: str) -> tuple[str, ...]:
     """The columns of a related object's brief (id, code and both names) next to a row."""

@@ -150,7 +150,10 @@ def demo_completion_history(*, today: dt.date | None = None) -> dict[str, int]:
     deadline, each year end after it, and today — so the dashboard has a history before the first
     nightly job. Idempotent (the recompute upserts)."""
     today = today or timezone.localdate()
-    deadline = max(Programme.objects.values_list("goal_deadline", flat=True), default=today)
+    # The deadline of the programmes the pilots are in: a later programme loaded only as a catalog (the 2024
+    # guideline, due 2027) has no demo pilots and no history to show.
+    deadline = max(Programme.objects.filter(pilots__isnull=False).distinct().values_list("goal_deadline", flat=True),
+                   default=today)
     first = Pilot.objects.order_by("designated_on").values_list("designated_on", flat=True).first() or today
     dates = {period.end for period in periods_between(first, min(deadline, today)) if period.end <= today}
     dates |= {dt.date(year, 12, 31) for year in range(deadline.year + 1, today.year)}
