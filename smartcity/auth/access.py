@@ -24,7 +24,7 @@ from smartcity.models import ApiToken
 
 __all__ = [
     "ANONYMOUS", "API_ONLY_ROLES", "PUBLIC", "READ", "SIGNED_IN", "ActionPolicy", "Actor", "Placement", "Role",
-    "Rule", "actor_for", "actor_from_user", "placement_resolver_register", "rule_for", "write_rule",
+    "Rule", "actor_for", "actor_from_user", "placement_of", "placement_resolver_register", "rule_for", "write_rule",
 ]
 
 
@@ -87,10 +87,15 @@ def placement_resolver_register(resolver: Callable[[object], Placement | None]) 
     _placement_resolver = resolver
 
 
+def placement_of(user) -> Placement | None:
+    """Where the domain says ``user`` belongs (None: nowhere, or no domain registered), active or not."""
+    return _placement_resolver(user) if _placement_resolver is not None else None
+
+
 def actor_from_user(user, token: ApiToken | None = None) -> Actor:
     if user is None or not user.is_authenticated or not user.is_active:
         return ANONYMOUS
-    placement = _placement_resolver(user) if _placement_resolver is not None else None
+    placement = placement_of(user)
     if placement is None:
         # A superuser with no organisation administers the province.
         if user.is_superuser:

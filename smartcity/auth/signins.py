@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
-from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
 from django.dispatch import receiver
 from django.utils import timezone
 
 from smartcity.audit import ChangeContext, audit_record, snapshot
+from smartcity.auth.access import actor_from_user, placement_of
 from smartcity.auth.roles import Role
 from smartcity.middleware import current_request_id
 from smartcity.models import LoginLockout, SignInEvent
@@ -59,12 +59,9 @@ def via_of(request) -> str:
 
 
 def _organisation_id(user) -> int | None:
-    if user is None:
-        return None
-    try:
-        return user.membership.organisation_id
-    except (ObjectDoesNotExist, AttributeError):
-        return None
+    """The organisation of the account named, through the domain's placement (the platform reads no domain model)."""
+    placement = placement_of(user) if user is not None else None
+    return placement.organisation_id if placement is not None else None
 
 
 def signin_record(*, request, event: str, result: str, username: str = "", user=None, reason: str = "",
@@ -104,8 +101,6 @@ def _record_failure(sender, credentials, request=None, **kwargs):
 
 @receiver(user_logged_in, dispatch_uid="smartcity.signins.logged_in")
 def _record_sign_in(sender, request, user, **kwargs):
-    from smartcity.auth.access import actor_from_user
-
     if actor_from_user(user).api_only:
         # Integrators are API only: ApiOnlyAccountsMiddleware undoes this session at once.
         setattr(request, _REFUSED_ATTR, True)
